@@ -1,0 +1,58 @@
+"""Schemas and operational tables every command can rely on (idempotent)."""
+from __future__ import annotations
+
+import psycopg
+
+from ingestion.ddl import ensure_ingestion_tables
+
+# raw/staging/intermediate/identity hold PII: restricted. BI reads only `marts`.
+SCHEMAS = ("raw", "ops", "staging", "intermediate", "identity", "marts")
+
+PUBLICATION_LOG_DDL = """
+create table if not exists ops.publication_log (
+    publication_id bigserial primary key,
+    run_id text not null,
+    logical_date date not null,
+    decision text not null check (decision in ('published', 'blocked', 'rolled_back')),
+    failed_checks jsonb not null default '[]'::jsonb,
+    mart_row_counts jsonb not null default '{}'::jsonb,
+    version_schema text,
+    decided_at timestamptz not null default now()
+)
+"""
+
+TASK_FAILURES_DDL = """
+create table if not exists ops.task_failures (
+    dag_id text not null,
+    task_id text not null,
+    run_id text not null,
+    logical_date date,
+    try_number integer,
+    exception text,
+    failed_at timestamptz not null default now()
+)
+"""
+
+AUDIT_RESULTS_DDL = """
+create table if not exists ops.audit_results (
+    run_id text not null,
+    logical_date date not null,
+    check_type text not null,
+    check_name text not null,
+    object_name text,
+    passed boolean not null,
+    details jsonb,
+    checked_at timestamptz not null default now()
+)
+"""
+
+
+def ensure_warehouse(conn: psycopg.Connection) -> None:
+    # Serialise concurrent bootstraps (parallel ingest tasks start together).
+    conn.execute("select pg_advisory_xact_lock(hashtext('touchpoint.bootstrap'))")
+    for schema in SCHEMAS:
+        conn.execute(f"create schema if not exists {schema}")
+    conn.execute(PUBLICATION_LOG_DDL)
+    conn.execute(TASK_FAILURES_DDL)
+    conn.execute(AUDIT_RESULTS_DDL)
+    ensure_ingestion_tables(conn)
