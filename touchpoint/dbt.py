@@ -28,8 +28,13 @@ def dbt_env(url: str | None = None) -> dict[str, str]:
     }
 
 
-def export_dbt_env(url: str | None = None) -> None:
-    os.environ.update(dbt_env(url))
+def export_dbt_env(url: str | None = None, missing_ok: bool = False) -> None:
+    """Put dbt's connection variables into this process's environment."""
+    try:
+        os.environ.update(dbt_env(url))
+    except warehouse.WarehouseError:
+        if not missing_ok:
+            raise
 
 
 def dbt_executable() -> str:

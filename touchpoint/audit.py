@@ -1,0 +1,156 @@
+"""The audit stage of write-audit-publish.
+
+Two kinds of checks gate publication, both recorded in ops.audit_results:
+- dbt: every model of the project was built in this run and no error-severity test
+  failed (read from ops.dbt_results, which dbt's on-run-end hook fills, keyed by the
+  Airflow run id), so a test that never ran counts as a failure, not a pass;
+- Great Expectations: one suite per candidate mart, declared in
+  expectations/marts/<mart>.yml, validated by a GX checkpoint against the candidate schema.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import yaml
+
+from touchpoint.config import REPO_ROOT, settings
+from touchpoint.dbt import manifest_path
+
+log = logging.getLogger(__name__)
+
+
+def expectations_dir() -> Path:
+    value = os.environ.get("TOUCHPOINT_EXPECTATIONS_DIR")
+    return Path(value) if value else REPO_ROOT / "expectations" / "marts"
+
+
+def load_suites(directory: Path | None = None) -> dict[str, dict]:
+    """{mart table: suite spec} from expectations/marts/*.yml."""
+    suites = {}
+    for path in sorted((directory or expectations_dir()).glob("*.yml")):
+        spec = yaml.safe_load(path.read_text())
+        if not isinstance(spec, dict) or "table" not in spec or "expectations" not in spec:
+            raise ValueError(f"{path}: an expectation suite needs 'table' and 'expectations' keys")
+        spec["path"] = str(path)
+        suites[spec["table"]] = spec
+    return suites
+
+
+def _expectation_class(name: str):
+    import great_expectations.expectations as gxe
+
+    class_name = "".join(part.title() for part in name.split("_"))
+    try:
+        return getattr(gxe, class_name)
+    except AttributeError:
+        raise ValueError(f"unknown Great Expectations expectation {name!r} ({class_name})") from None
+
+
+def run_gx(url: str, schema: str, suites: dict[str, dict], existing_tables: set[str]) -> list[dict]:
+    """Validate each suite with a GX checkpoint; return one result dict per expectation."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    results: list[dict] = []
+    runnable = {t: s for t, s in suites.items() if t in existing_tables}
+    for table in sorted(set(suites) - set(runnable)):
+        results.append({"check_type": "gx", "check_name": "table_exists", "object_name": table,
+                        "passed": False, "details": {"reason": f"candidate table {schema}.{table} is missing"}})
+    if not runnable:
+        return results
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    connection_string = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    datasource = context.data_sources.add_postgres("warehouse", connection_string=connection_string)
+    definitions = []
+    for table, spec in runnable.items():
+        asset = datasource.add_table_asset(table, table_name=table, schema_name=schema)
+        batch = asset.add_batch_definition_whole_table(f"{table}_whole")
+        suite = context.suites.add(gx.ExpectationSuite(name=f"{table}_suite"))
+        for item in spec["expectations"]:
+            ((name, kwargs),) = item.items()
+            suite.add_expectation(_expectation_class(name)(**(kwargs or {})))
+        definitions.append(context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"{table}_validation", data=batch, suite=suite)))
+    checkpoint = context.checkpoints.add(gx.Checkpoint(name="candidate_marts", validation_definitions=definitions))
+    outcome = checkpoint.run()
+    for validation in outcome.run_results.values():
+        table = validation.suite_name.removesuffix("_suite")
+        for res in validation.results:
+            config = res.expectation_config
+            observed = {k: res.result.get(k) for k in ("observed_value", "unexpected_count", "unexpected_percent")
+                        if res.result.get(k) is not None}
+            if res.exception_info and res.exception_info.get("raised_exception"):
+                observed["exception"] = str(res.exception_info.get("exception_message"))[:500]
+            results.append({
+                "check_type": "gx", "check_name": config.type, "object_name": table, "passed": bool(res.success),
+                "details": {"kwargs": {k: v for k, v in config.kwargs.items() if k != "batch_id"}, **observed},
+            })
+    return results
+
+
+def _manifest_nodes() -> dict:
+    path = manifest_path()
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run `touchpoint dbt parse` (make does) before auditing")
+    return json.loads(path.read_text())["nodes"]
+
+
+def dbt_checks(conn: psycopg.Connection, run_id: str) -> list[dict]:
+    """Failures of dbt models/tests in this run, plus models and model tests that never ran."""
+    rows = conn.execute(
+        "select unique_id, resource_type, status, severity, failures, message from ops.dbt_results "
+        "where run_key = %s order by recorded_at",
+        (run_id,),
+    ).fetchall() if _table_exists(conn, "ops", "dbt_results") else []
+    latest: dict[str, tuple] = {}
+    for row in rows:  # a retried task's later result wins
+        latest[row[0]] = row
+    results: list[dict] = []
+    for unique_id, rtype, status, severity, failures, message in latest.values():
+        failed = status in ("error", "fail") and not (rtype == "test" and severity and severity.lower() == "warn")
+        results.append({"check_type": "dbt", "check_name": rtype, "object_name": unique_id, "passed": not failed,
+                        "details": {"status": status, "failures": failures, "message": (message or "")[:500]}})
+    for unique_id, node in _manifest_nodes().items():
+        if node["resource_type"] not in ("model", "test") or unique_id in latest:
+            continue
+        if node["resource_type"] == "test":
+            if node["config"].get("severity", "error").lower() != "error":
+                continue
+            # Source tests are not rendered as Airflow tasks; only model tests are expected.
+            if not any(dep.startswith("model.") for dep in node["depends_on"]["nodes"]):
+                continue
+        results.append({"check_type": "dbt", "check_name": node["resource_type"], "object_name": unique_id,
+                        "passed": False, "details": {"status": "not run in this run"}})
+    return results
+
+
+def _table_exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
+    return conn.execute("select to_regclass(%s)", (f"{schema}.{table}",)).fetchone()[0] is not None
+
+
+def audit(url: str, run_id: str, logical_date: date, candidate_schema: str | None = None) -> list[dict]:
+    """Run every check, record them in ops.audit_results, return the failed ones."""
+    schema = candidate_schema or settings().candidate_schema
+    with psycopg.connect(url, autocommit=True) as conn:
+        checks = dbt_checks(conn, run_id)
+        tables = {r[0] for r in conn.execute(
+            "select table_name from information_schema.tables where table_schema = %s", (schema,)).fetchall()}
+    checks += run_gx(url, schema, load_suites(), tables)
+    with psycopg.connect(url) as conn, conn.transaction():
+        conn.execute("delete from ops.audit_results where run_id = %s", (run_id,))
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into ops.audit_results (run_id, logical_date, check_type, check_name, object_name, passed, details)"
+                " values (%s, %s, %s, %s, %s, %s, %s)",
+                [(run_id, logical_date, c["check_type"], c["check_name"], c["object_name"], c["passed"],
+                  json.dumps(c["details"], ensure_ascii=False, default=str)) for c in checks],
+            )
+    failed = [c for c in checks if not c["passed"]]
+    log.info("audit of %s: %d checks, %d failed", run_id, len(checks), len(failed))
+    return failed

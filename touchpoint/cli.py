@@ -1,0 +1,138 @@
+"""`touchpoint`: the single entry point for operators."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import date
+
+from touchpoint import warehouse
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date in YYYY-MM-DD form") from None
+
+
+def cmd_warehouse(args: argparse.Namespace) -> int:
+    if args.action == "start":
+        url = warehouse.start()
+        print(f"warehouse ready: {warehouse.redact(url)}")
+    elif args.action == "stop":
+        print(warehouse.stop())
+    elif args.action == "status":
+        running, text = warehouse.status()
+        print(text)
+        return 0 if running else 3
+    elif args.action == "url":
+        print(warehouse.url())
+    elif args.action == "env":
+        from touchpoint.dbt import dbt_env
+
+        print(f"export WAREHOUSE_URL='{warehouse.url()}'")
+        for key, value in dbt_env().items():
+            print(f"export {key}='{value}'")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from touchpoint.runner import dates_between, run
+
+    if args.date and (args.start or args.end):
+        raise SystemExit("touchpoint run: give either --date or --start/--end, not both")
+    if args.date:
+        dates = [args.date]
+    elif args.start and args.end:
+        dates = dates_between(args.start, args.end)
+    else:
+        raise SystemExit("touchpoint run: give --date YYYY-MM-DD, or --start D1 --end D2 for a backfill")
+    outcomes = run(dates)
+    failed = [o for o in outcomes if o.state != "success"]
+    if failed or len(outcomes) < len(dates):
+        first = failed[0] if failed else None
+        print(f"touchpoint run: FAILED for {first.data_date if first else '?'} ({first.state if first else ''}); "
+              "see ops.publication_log, ops.audit_results and ops.task_failures", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from touchpoint.db import connect
+    from touchpoint.publish import rollback
+
+    with connect(autocommit=True) as conn:
+        decision = rollback(conn)
+    print(f"marts now serve {decision.version_schema} (data date {decision.logical_date}): {decision.mart_row_counts}")
+    return 0
+
+
+def cmd_dbt(args: argparse.Namespace) -> int:
+    from touchpoint.dbt import run_dbt
+
+    dbt_args = [a for a in args.dbt_args if a != "--"] or ["parse"]
+    return run_dbt(dbt_args, check=False).returncode
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from touchpoint import generator
+
+    return generator.run(args)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingestion import loader
+
+    return loader.run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="touchpoint", description="Touchpoint omnichannel warehouse")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("warehouse", help="manage the embedded PostgreSQL warehouse")
+    p.add_argument("action", choices=["start", "stop", "status", "url", "env"])
+    p.set_defaults(func=cmd_warehouse)
+
+    p = sub.add_parser("run", help="run the nightly DAG for a data date (or a range) in-process")
+    p.add_argument("--date", type=_date, help="data (delivery) date YYYY-MM-DD")
+    p.add_argument("--start", type=_date, help="first date of a backfill")
+    p.add_argument("--end", type=_date, help="last date of a backfill (inclusive)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("rollback", help="serve the previously published version of the marts")
+    p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("dbt", help="run dbt against the warehouse, e.g. `touchpoint dbt -- build -s staging`")
+    p.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_dbt)
+
+    p = sub.add_parser("generate", help="write realistic landing files and ground truth")
+    from touchpoint import generator
+
+    generator.add_arguments(p)
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("ingest", help="load a date's landing files into raw")
+    from ingestion import loader
+
+    loader.add_arguments(p)
+    p.set_defaults(func=cmd_ingest)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except warehouse.WarehouseError as exc:
+        print(f"touchpoint: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,126 @@
+"""The nightly pipeline's steps as plain functions: the DAG wires them, tests call them.
+
+Each takes explicit arguments (the data date, the run id) and resolves the warehouse
+itself, so a step runs the same from Airflow, from `touchpoint run` or from a test.
+"""
+from __future__ import annotations
+
+import logging
+import traceback
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from touchpoint import warehouse
+from touchpoint.bootstrap import ensure_warehouse
+
+log = logging.getLogger(__name__)
+
+BUSINESS_TZ = ZoneInfo("Asia/Seoul")
+
+
+class PublicationBlocked(RuntimeError):
+    """The audit failed: the marts were not published."""
+
+
+def data_date_for(conf: dict | None, data_interval_start: datetime | None, logical_date: datetime | None) -> date:
+    """The delivery date a run processes.
+
+    An explicit `data_date` in the run conf wins (touchpoint run, manual backfills);
+    otherwise it is the Seoul calendar day the data interval starts in: the 02:00 KST
+    run on 2 Nov covers the interval that starts 1 Nov and loads the 1 Nov delivery.
+    """
+    if conf and conf.get("data_date"):
+        return date.fromisoformat(str(conf["data_date"]))
+    anchor = data_interval_start or (logical_date - timedelta(days=1) if logical_date else None)
+    if anchor is None:
+        raise ValueError("cannot tell which data date to process: no data_date in conf and no data interval")
+    return anchor.astimezone(BUSINESS_TZ).date()
+
+
+def _connect() -> psycopg.Connection:
+    return psycopg.connect(warehouse.url(), autocommit=True)
+
+
+def bootstrap() -> None:
+    with _connect() as conn:
+        ensure_warehouse(conn)
+
+
+def ingest_source(source: str, data_date: date) -> dict[str, int]:
+    """Load one source's delivery for the date into raw; returns reconciled counts."""
+    from ingestion.loader import ingest
+
+    bootstrap()
+    results = ingest(data_date, sources=[source])
+    totals = {
+        "files": len(results),
+        "rows_read": sum(r.rows_read for r in results),
+        "rows_loaded": sum(r.rows_loaded for r in results),
+        "rows_quarantined": sum(r.rows_quarantined for r in results),
+    }
+    log.info("%s %s: %s", source, data_date, totals)
+    return totals
+
+
+def prepare_candidate(run_id: str) -> None:
+    """Start the transform from an empty candidate schema and no dbt results for this run.
+
+    Clearing the run's earlier dbt results matters when a whole run is re-executed: a
+    stale pass must never stand in for a test that did not run this time.
+    """
+    from touchpoint.publish import reset_candidate
+
+    with _connect() as conn:
+        ensure_warehouse(conn)
+        reset_candidate(conn)
+        if conn.execute("select to_regclass('ops.dbt_results')").fetchone()[0]:
+            conn.execute("delete from ops.dbt_results where run_key = %s", (run_id,))
+
+
+def audit_and_decide(run_id: str, data_date: date) -> int:
+    """Run every check; on any failure log `blocked` and raise so the DAG run fails."""
+    from touchpoint.audit import audit
+    from touchpoint.publish import block
+
+    url = warehouse.url()
+    failed = audit(url, run_id, data_date)
+    if failed:
+        with psycopg.connect(url, autocommit=True) as conn:
+            block(conn, run_id, data_date, failed)
+        names = ", ".join(f"{c['check_type']}:{c['check_name']}:{c['object_name']}" for c in failed[:10])
+        raise PublicationBlocked(f"publication blocked: {len(failed)} check(s) failed: {names}")
+    return 0
+
+
+def publish_marts(run_id: str, data_date: date) -> dict[str, Any]:
+    from touchpoint.publish import publish
+
+    with _connect() as conn:
+        decision = publish(conn, run_id, data_date)
+    return {"version_schema": decision.version_schema, "mart_row_counts": decision.mart_row_counts}
+
+
+def record_task_failure(context: dict) -> None:
+    """Airflow on_failure_callback: keep a row per failed task try in ops.task_failures."""
+    ti = context.get("task_instance") or context.get("ti")
+    exception = context.get("exception")
+    try:
+        conf = context["dag_run"].conf if context.get("dag_run") else None
+        dd = data_date_for(conf, context.get("data_interval_start"), context.get("logical_date"))
+    except Exception:  # noqa: BLE001 - a callback must never raise
+        dd = None
+    text = "".join(traceback.format_exception_only(type(exception), exception)).strip() if exception else None
+    try:
+        with _connect() as conn:
+            conn.execute(
+                "insert into ops.task_failures (dag_id, task_id, run_id, logical_date, try_number, exception)"
+                " values (%s, %s, %s, %s, %s, %s)",
+                (getattr(ti, "dag_id", None), getattr(ti, "task_id", None), context.get("run_id"), dd,
+                 getattr(ti, "try_number", None), (text or "")[:4000]),
+            )
+    except Exception:  # noqa: BLE001
+        log.exception("could not record the task failure in ops.task_failures")
+    log.error("task %s failed: %s", getattr(ti, "task_id", "?"), text)

@@ -1,0 +1,51 @@
+"""The short report `touchpoint run` prints after each date."""
+from __future__ import annotations
+
+import psycopg
+
+from touchpoint.warehouse import redact
+
+
+def print_summary(url: str, outcome) -> None:
+    with psycopg.connect(url) as conn:
+        loads = conn.execute(
+            "select source, count(*), sum(rows_read), sum(rows_loaded), sum(rows_quarantined) "
+            "from ops.load_manifest where logical_date = %s and is_current group by source order by source",
+            (outcome.data_date,),
+        ).fetchall()
+        checks = conn.execute(
+            "select count(*) filter (where passed), count(*) filter (where not passed) "
+            "from ops.audit_results where run_id = %s",
+            (outcome.run_id,),
+        ).fetchone()
+        decision = conn.execute(
+            "select decision, version_schema, failed_checks, mart_row_counts from ops.publication_log "
+            "where run_id = %s order by publication_id desc limit 1",
+            (outcome.run_id,),
+        ).fetchone()
+        published = conn.execute(
+            "select table_name from information_schema.views where table_schema = 'marts' order by 1"
+        ).fetchall()
+        marts = {name: conn.execute(f'select count(*) from marts."{name}"').fetchone()[0] for (name,) in published}
+
+    print(f"\nRun {outcome.run_id or '-'}: {outcome.state} in {outcome.seconds:.0f}s")
+    print("Rows loaded per source (read = loaded + quarantined):")
+    if not loads:
+        print("  (no files for this date)")
+    for source, files, read, loaded, quarantined in loads:
+        print(f"  {source:<20} files={files:<3} read={read:<8} loaded={loaded:<8} quarantined={quarantined}")
+    passed, failed = checks
+    print(f"Checks: {passed} passed, {failed} failed (dbt tests + Great Expectations; see ops.audit_results)")
+    if decision:
+        kind, version, failed_checks, _ = decision
+        print(f"Publication: {kind}" + (f" as {version}" if version else ""))
+        for check in (failed_checks or [])[:10]:
+            print(f"  failed: {check.get('check_type')} {check.get('check_name')} {check.get('object_name')}")
+    else:
+        print("Publication: no decision recorded (the run stopped before the audit)")
+    print("Published marts (schema marts):")
+    for name, count in marts.items():
+        print(f"  marts.{name:<28} {count} rows")
+    if not marts:
+        print("  (nothing published yet)")
+    print(f"Connect: psql '{redact(url)}'  (full URL: `touchpoint warehouse url`)\n", flush=True)
