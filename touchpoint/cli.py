@@ -18,7 +18,13 @@ def _date(value: str) -> date:
 
 def cmd_warehouse(args: argparse.Namespace) -> int:
     if args.action == "start":
+        import psycopg
+
+        from touchpoint.bootstrap import ensure_warehouse
+
         url = warehouse.start()
+        with psycopg.connect(url, autocommit=True) as conn:
+            ensure_warehouse(conn)  # schemas and ops tables, also on a WAREHOUSE_URL server
         print(f"warehouse ready: {warehouse.redact(url)}")
     elif args.action == "stop":
         print(warehouse.stop())
