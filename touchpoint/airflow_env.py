@@ -21,6 +21,11 @@ def airflow_env(base: dict[str, str] | None = None) -> dict[str, str]:
     env.setdefault("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(home / "logs"))
     env.setdefault("AIRFLOW__COSMOS__ENABLE_CACHE", "True")
     env.setdefault("AIRFLOW__COSMOS__PROPAGATE_LOGS", "False")
+    # No phoning home from a warehouse job (and no network here to try).
+    env.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
+    env.setdefault("SCARF_ANALYTICS", "false")
+    env.setdefault("DO_NOT_TRACK", "true")
+    env.setdefault("GX_ANALYTICS_ENABLED", "False")
     env.setdefault("PYTHONPATH", str(REPO_ROOT))
     return env
 

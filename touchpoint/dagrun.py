@@ -28,7 +28,7 @@ def main() -> int:
     from airflow.dag_processing.dagbag import DagBag
     from airflow.settings import DAGS_FOLDER
 
-    bag = DagBag(dag_folder=DAGS_FOLDER, include_examples=False)
+    bag = DagBag(dag_folder=DAGS_FOLDER)
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
     dag = bag.get_dag(DAG_ID)
