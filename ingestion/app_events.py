@@ -24,10 +24,10 @@ CONTRACT = Contract(
         Field("items", "json", "Items of an ecommerce event."),
     ),
     example={
-        "event_date": "20261101", "event_timestamp": 1761998400123456, "event_name": "screen_view",
+        "event_date": "20261101", "event_timestamp": 1793491200123456, "event_name": "screen_view",
         "app_instance_id": "f1c2e3d4a5b6c7d8e9f0a1b2c3d4e5f6", "user_id": "A00001234", "platform": "ANDROID",
         "app_info": {"id": "kr.example.shop", "version": "5.2.0"},
-        "event_params": [{"key": "ga_session_id", "value": {"int_value": 1761998400}},
+        "event_params": [{"key": "ga_session_id", "value": {"int_value": 1793491200}},
                          {"key": "firebase_screen", "value": {"string_value": "home"}}],
         "traffic_source": {"source": "google-play", "medium": "organic", "name": None},
         "device": {"category": "mobile", "mobile_brand_name": "Samsung", "operating_system_version": "Android 15", "language": "ko-kr"},

@@ -22,9 +22,9 @@ CONTRACT = Contract(
         Field("items", "json", "Items of an ecommerce event: [{item_id, item_name, price, quantity}]."),
     ),
     example={
-        "event_date": "20261101", "event_timestamp": 1761998400123456, "event_name": "page_view",
+        "event_date": "20261101", "event_timestamp": 1793491200123456, "event_name": "page_view",
         "user_pseudo_id": "1839201.1761990000", "user_id": None,
-        "event_params": [{"key": "ga_session_id", "value": {"int_value": 1761998400}},
+        "event_params": [{"key": "ga_session_id", "value": {"int_value": 1793491200}},
                          {"key": "page_location", "value": {"string_value": "https://shop.example.kr/products/P0012?utm_source=naver&utm_medium=cpc&utm_campaign=winter_sale"}}],
         "traffic_source": {"source": "naver", "medium": "cpc", "name": "winter_sale"},
         "device": {"category": "mobile", "operating_system": "Android", "browser": "Chrome", "language": "ko-kr"},

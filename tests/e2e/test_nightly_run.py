@@ -1,0 +1,147 @@
+"""End to end: `touchpoint run` publishes, a failing audit blocks, rollback restores.
+
+One generated week-start, run through the real DAG in-process (Airflow dag.test), on a
+fresh database of the test warehouse. The scenario is sequential by nature, so the
+steps share one module-scoped state and run in order.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date
+
+import psycopg
+import pytest
+
+from touchpoint.config import REPO_ROOT
+
+DAY1 = date(2026, 11, 1)
+DAY2 = date(2026, 11, 2)
+
+
+def snapshot(url: str) -> dict:
+    """Everything BI can see in `marts`: view definitions and ordered contents (md5)."""
+    with psycopg.connect(url) as conn:
+        views = conn.execute("select table_name, view_definition from information_schema.views "
+                             "where table_schema = 'marts' order by 1").fetchall()
+        data = {}
+        for name, _ in views:
+            data[name] = conn.execute(
+                f'select count(*), md5(coalesce(string_agg(t::text, \'|\' order by t::text), \'\')) from marts."{name}" t'
+            ).fetchone()
+    return {"views": views, "data": data}
+
+
+@pytest.fixture(scope="module")
+def scenario(module_db_url, tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "TOUCHPOINT_", "DBT_"))}
+    env.update(
+        WAREHOUSE_URL=module_db_url,
+        TOUCHPOINT_LOCAL_DIR=str(root / "local"),
+        TOUCHPOINT_LANDING_DIR=str(root / "sample" / "landing"),
+    )
+    touchpoint = [sys.executable, "-m", "touchpoint.cli"]
+
+    def run(*args, extra_env=None):
+        proc = subprocess.run([*touchpoint, *args], env={**env, **(extra_env or {})}, cwd=REPO_ROOT,
+                              capture_output=True, text=True, timeout=900)
+        return proc
+
+    gen = run("generate", "--customers", "300", "--days", "2", "--start", DAY1.isoformat(), "--seed", "11",
+              "--out", str(root / "sample"))
+    assert gen.returncode == 0, gen.stdout[-2000:] + gen.stderr[-3000:]
+    return {"run": run, "url": module_db_url, "root": root}
+
+
+@pytest.fixture(scope="module")
+def first_night(scenario):
+    proc = scenario["run"]("run", "--date", DAY1.isoformat())
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return proc
+
+
+def test_run_publishes_the_marts_and_prints_the_summary(scenario, first_night):
+    out = first_night.stdout
+    assert "Publication: published as marts_v" in out
+    assert "Rows loaded per source" in out and "crm_customers" in out
+    assert "marts.customer_360" in out
+    with psycopg.connect(scenario["url"]) as conn:
+        decision, counts, failed = conn.execute(
+            "select decision, mart_row_counts, failed_checks from ops.publication_log order by publication_id"
+        ).fetchone()
+        assert decision == "published" and failed == []
+        published = conn.execute("select count(*) from marts.customer_360").fetchone()[0]
+        assert counts["customer_360"] == published > 0
+        # every check the audit ran passed, and there were dbt and GX checks
+        kinds = dict(conn.execute("select check_type, count(*) from ops.audit_results group by 1").fetchall())
+        assert kinds.get("dbt", 0) > 10 and kinds.get("gx", 0) >= 5
+        assert conn.execute("select count(*) from ops.audit_results where not passed").fetchone()[0] == 0
+        # all 12 sources were loaded and every file reconciles
+        loaded_sources = conn.execute(
+            "select count(distinct source) from ops.load_manifest where logical_date = %s", (DAY1,)).fetchone()[0]
+        assert loaded_sources == 12
+        assert conn.execute("select count(*) from ops.load_manifest "
+                            "where rows_read <> rows_loaded + rows_quarantined").fetchone()[0] == 0
+
+
+def test_published_revenue_reconciles_with_raw_orders(scenario, first_night):
+    # Net online revenue computed straight from raw (latest version per order,
+    # cancelled/voided/refunded = 0) equals what the mart reports online.
+    with psycopg.connect(scenario["url"]) as conn:
+        columns = {r[0] for r in conn.execute(
+            "select column_name from information_schema.columns where table_schema='marts' "
+            "and table_name='customer_360'").fetchall()}
+        online = "online_net_revenue_krw" if "online_net_revenue_krw" in columns else "net_revenue_krw"
+        mart_total = conn.execute(f"select coalesce(sum({online}), 0) from marts.customer_360").fetchone()[0]
+        raw_total = conn.execute("""
+            with latest as (
+                select distinct on (order_id) order_id, customer_id, total_price, refunds, cancelled_at,
+                       financial_status
+                from raw.ecommerce_orders
+                order by order_id, updated_at desc, _loaded_at desc
+            )
+            select coalesce(sum(case when cancelled_at is not null or financial_status in ('voided', 'refunded')
+                                     then 0
+                                     else greatest(total_price - coalesce((select sum((r->>'amount')::numeric)
+                                          from jsonb_array_elements(coalesce(refunds, '[]'::jsonb)) r), 0), 0)
+                                end), 0)
+            from latest
+            where customer_id is not null or %s
+        """, (online == "online_net_revenue_krw",)).fetchone()[0]
+    assert mart_total == raw_total
+
+
+def test_failing_audit_blocks_and_leaves_marts_byte_for_byte_unchanged(scenario, first_night, tmp_path):
+    before = snapshot(scenario["url"])
+    strict = tmp_path / "suites"
+    strict.mkdir()
+    (strict / "customer_360.yml").write_text(
+        "table: customer_360\nexpectations:\n  - expect_table_row_count_to_be_between: {min_value: 1000000000}\n")
+    proc = scenario["run"]("run", "--date", DAY2.isoformat(), extra_env={"TOUCHPOINT_EXPECTATIONS_DIR": str(strict)})
+    assert proc.returncode != 0
+    assert "Publication: blocked" in proc.stdout
+    assert snapshot(scenario["url"]) == before
+    with psycopg.connect(scenario["url"]) as conn:
+        decision, failed = conn.execute(
+            "select decision, failed_checks from ops.publication_log order by publication_id desc limit 1").fetchone()
+        assert decision == "blocked"
+        assert [c["check_name"] for c in failed] == ["expect_table_row_count_to_be_between"]
+        assert conn.execute("select count(*) from ops.task_failures where task_id = 'audit'").fetchone()[0] >= 1
+
+
+def test_next_good_night_publishes_and_rollback_restores_the_previous_version(scenario, first_night):
+    with psycopg.connect(scenario["url"]) as conn:
+        first_version = conn.execute("select version_schema from ops.publication_log "
+                                     "where decision = 'published' order by publication_id limit 1").fetchone()[0]
+    first = snapshot(scenario["url"])
+    proc = scenario["run"]("run", "--date", DAY2.isoformat())
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    second = snapshot(scenario["url"])
+    assert second["data"] != first["data"]  # day 2 brought new data
+    back = scenario["run"]("rollback")
+    assert back.returncode == 0, back.stderr
+    assert first_version in back.stdout
+    restored = snapshot(scenario["url"])
+    assert restored["data"] == first["data"]
