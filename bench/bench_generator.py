@@ -5,9 +5,10 @@ measured per run) while this script samples the resident memory of the whole pro
 tree (the main process and its forked renderers) every 100 ms, as PSS (proportional set
 size: pages shared copy-on-write between the forks are counted once, split between
 them) and as the RSS of the largest single process.  Results go to
-bench/results/generator.json; copy the figures into docs/generator.md.
+bench/results/generator.json and, with --docs, into the table in docs/generator.md
+between the BENCH markers.
 
-    python -m bench.bench_generator [--sizes 10000x30 100000x30] [--seed 1] [--workers N]
+    python -m bench.bench_generator [--sizes 10000x30 100000x30] [--seed 1] [--workers N] [--repeat 2] [--docs]
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "generator.json"
+DOC = REPO / "docs" / "generator.md"
+BEGIN, END = "<!-- BENCH:BEGIN -->", "<!-- BENCH:END -->"
 
 CHILD = """
 import datetime as dt, json, sys
@@ -102,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", default="auto", help="render processes, or auto")
     parser.add_argument("--repeat", type=int, default=1, help="runs per size; the fastest is kept")
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--docs", action="store_true", help="rewrite the table in docs/generator.md")
     args = parser.parse_args(argv)
     runs = []
     for size in args.sizes:
@@ -122,7 +126,30 @@ def main(argv: list[str] | None = None) -> int:
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(result, indent=2) + "\n")
     print(f"results -> {args.results}")
+    if args.docs:
+        write_docs(result)
+        print(f"table -> {DOC}")
     return 0
+
+
+def write_docs(result: dict) -> None:
+    m = result["machine"]
+    lines = [BEGIN, "",
+             f"`python -m bench.bench_generator --repeat 2 --docs` on {m['cpus']} cores, Python {m['python']} "
+             f"(load average {m['load_average_at_end'][1]} at the end: the machine was shared). Fastest of the repeats; "
+             "memory is the peak PSS of the process tree (copy-on-write pages counted once) and the peak RSS "
+             "of the largest process.", "",
+             "| customers × days | rows | seconds | rows/s | of which simulate (s) | peak PSS (MB) | largest process RSS (MB) | written (MB) | workers |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in result["runs"]:
+        lines.append(f"| {r['customers']:,} × {r['days']} | {r['rows']:,} | {r['generate_seconds']:.1f} | "
+                     f"{r['rows_per_second']:,} | {r['simulate_seconds']:.1f} | {r['peak_pss_mb_tree']:,} | "
+                     f"{r['peak_rss_mb_largest_process']:,} | {r['output_mb']:,} | {r['workers']} |")
+    lines += ["", END]
+    text = DOC.read_text(encoding="utf-8")
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    DOC.write_text(head + "\n".join(lines) + tail, encoding="utf-8")
 
 
 if __name__ == "__main__":
