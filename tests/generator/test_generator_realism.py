@@ -35,7 +35,7 @@ def test_web_conversion(week_run, records):
     assert c["login"] > 0 and c["sign_up"] > 0
 
 
-def test_duplicates_exist(week_run, records):
+def test_duplicates_exist(week_run):
     out, stats = week_run
     assert all(stats["sources"][s]["duplicates"] >= 0 for s in SOURCE_NAMES)
     for source in ("web_events", "email_events"):

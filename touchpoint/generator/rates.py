@@ -159,6 +159,7 @@ P_SURVEY_COMMENT = 0.45
 # ---------------------------------------------------------------------------
 P_REVIEW_AFTER_ORDER = 0.09
 RATING_WEIGHTS = {5: 0.55, 4: 0.20, 3: 0.10, 2: 0.06, 1: 0.09}
+P_REVIEW_STORE_KIOSK = 0.015         # of store receipts: a review at the in-store kiosk, same visit
 P_REVIEW_NAVER_SHOPPING = 0.15        # of reviews: written on the marketplace (no account id)
 P_REVIEW_ENGLISH = 0.08
 REVIEW_POINTS = 500

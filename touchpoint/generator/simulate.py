@@ -17,10 +17,10 @@ import numpy as np
 
 from touchpoint.generator import rates as R
 from touchpoint.generator import vocab as V
-from touchpoint.generator.clock import DAY, kst_date, kst_iso, kst_naive, midnight_kst_epoch
+from touchpoint.generator.clock import DAY, kst_iso, kst_naive, midnight_kst_epoch
 from touchpoint.generator.people import (
-    CRM_EXISTING, CRM_NEW, NEVER_ID, PROSPECT_CONTACT, Population, build_population,
-    canonical_email, canonical_handle, email_variant, new_member, phone_variant,
+    CRM_EXISTING, CRM_NEW, NEVER_ID, Population, build_population, canonical_handle, email_variant, new_member,
+    phone_variant,
 )
 
 SENTIMENTS = ("positive", "neutral", "negative")
@@ -420,20 +420,24 @@ class Simulator:
         if converted:
             sess.order = self.make_order(i, start + dur, "app" if app else "web", login_idx >= 0, source)
             self.purchasers.append(i)
-            self.after_purchase(i, d, start + dur, sess.order["order_id"], "app" if app else "web", online=True)
+            self.after_purchase(i, d, start + dur, sess.order["order_id"], "app" if app else "web", online=True,
+                                skus=[li["sku"] for li in sess.order["line_items"]])
         (self.w.app if app else self.w.web)[d].append(sess)
         if app and rng.random() < R.P_CES_IN_APP:
             self.sched[d].append(("ces", i, start + dur + 60))
         return sess
 
-    def after_purchase(self, i: int, d: int, epoch: int, ref: str, channel: str, online: bool) -> None:
+    def after_purchase(self, i: int, d: int, epoch: int, ref: str, channel: str, online: bool,
+                       skus: list[str]) -> None:
         rng = self.rng
         if rng.random() < R.P_NPS_AFTER_PURCHASE:
             t = epoch + rng.randrange(2 * DAY, 5 * DAY)
             self.sched[self.w.day_of(t)].append(("nps", i, t, ref, channel))
         if online and rng.random() < R.P_REVIEW_AFTER_ORDER:
             t = epoch + rng.randrange(3 * DAY, 10 * DAY)
-            self.sched[self.w.day_of(t)].append(("review", i, t, ref))
+            self.sched[self.w.day_of(t)].append(("review", i, t, ref, rng.choice(skus)))
+        elif not online and rng.random() < R.P_REVIEW_STORE_KIOSK:
+            self.review(i, epoch + rng.randrange(120, 1800), None, rng.choice(skus), kiosk=True)
         if online and rng.random() < R.P_TICKET_AFTER_ORDER:
             t = epoch + rng.randrange(DAY, 4 * DAY)
             self.sched[self.w.day_of(t)].append(("ticket", i, t, ref))
@@ -471,7 +475,7 @@ class Simulator:
         if card:
             self.earn(i, t + 1, subtotal - discount, "store", "receipt", rid)
         self.purchasers.append(i)
-        self.after_purchase(i, d, t, rid, "store", online=False)
+        self.after_purchase(i, d, t, rid, "store", online=False, skus=[li["sku"] for li in lines])
         if rng.random() < R.P_STORE_RETURN:
             t2 = t + rng.randrange(DAY, 10 * DAY)
             self.sched[self.w.day_of(t2)].append(("store_return", i, t2, rec))
@@ -531,7 +535,7 @@ class Simulator:
         elif sentiment == "positive":
             self.positive.append(i)
 
-    def review(self, i: int, t: int, order_id: str) -> None:
+    def review(self, i: int, t: int, order_id: str | None, sku: str, kiosk: bool = False) -> None:
         rng = self.rng
         pop = self.pop
         sent = self.sentiment(i)
@@ -539,25 +543,26 @@ class Simulator:
                   "negative": rng.choices((1, 2), (0.6, 0.4))[0]}[sent]
         category = rng.choices(V.CATEGORIES, V.REVIEW_CATEGORY_WEIGHTS)[0]
         english = pop.english[i] or rng.random() < R.P_REVIEW_ENGLISH
-        marketplace = rng.random() < R.P_REVIEW_NAVER_SHOPPING
+        marketplace = not kiosk and rng.random() < R.P_REVIEW_NAVER_SHOPPING
         logged = not marketplace and self.has_account(i, self.w.day_of(t))
-        channel = "naver_shopping" if marketplace else rng.choice(("web", "app"))
+        channel = "store_kiosk" if kiosk else "naver_shopping" if marketplace else rng.choice(("web", "app"))
         rid = f"RV{self.next_id('review'):08d}"
-        product = self.pick_items(1)[0]
+        if kiosk and category in ("delivery", "app_bug"):
+            category = "store_experience"
         nick = pop.name[i][1:] if not pop.english[i] else pop.name[i].split()[0]
         if marketplace:
             nick = nick[:1] + "**"
         self.emit("product_reviews", t, {
-            "review_id": rid, "product_id": V.PRODUCTS[product][0], "rating": rating,
+            "review_id": rid, "product_id": sku, "rating": rating,
             "title": rng.choice(V.REVIEW_TITLES[sent]), "body": self.text(category, sent, english),
             "is_verified_purchase": not marketplace, "channel": channel,
             "account_id": self.account_of(i) if logged else None,
-            "reviewer_email": self.email_of(i, second_ok=False) if (not logged and not marketplace) else None,
+            "reviewer_email": self.email_of(i, second_ok=False) if (not logged and not marketplace and not kiosk) else None,
             "reviewer_nickname": nick, "order_id": None if marketplace else order_id, "created_at": kst_iso(t),
             "language": "en" if english else "ko"})
         self.w.feedback.append(("product_reviews", rid, sent, category))
         if logged and pop.member[i]:
-            self.loyalty(i, t + 30, "earn", R.REVIEW_POINTS, channel, "review", rid)
+            self.loyalty(i, t + 30, "earn", R.REVIEW_POINTS, "store" if kiosk else channel, "review", rid)
         self.react(i, sent)
 
     def ticket(self, i: int, t: int, ref: str | None) -> None:
@@ -800,7 +805,7 @@ class Simulator:
                 elif kind == "ces":
                     self.survey(i, t, "ces", "in_app", "app", None)
                 elif kind == "review":
-                    self.review(i, t, item[3])
+                    self.review(i, t, item[3], item[4])
                 elif kind == "ticket":
                     self.ticket(i, t, item[3])
                 elif kind == "store_return":

@@ -11,9 +11,9 @@ import json
 import random
 
 from touchpoint.generator import vocab as V
-from touchpoint.generator.clock import DAY, kst_iso
+from touchpoint.generator.clock import kst_iso
 from touchpoint.generator.simulate import Session, World
-from touchpoint.generator.writer import SourceWriter, csv_cell
+from touchpoint.generator.writer import SourceWriter
 
 _d = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -255,6 +255,3 @@ def render_records(world: World, writer: SourceWriter, source: str) -> None:
         for rec in world.records[source][d]:
             writer.add(rec, d)
     writer.close()
-
-
-__all__ = ["render_ga4", "render_email", "render_records", "csv_cell", "DAY"]
