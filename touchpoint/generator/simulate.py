@@ -756,6 +756,31 @@ class Simulator:
                         "campaign_name": name, "spend_krw": spend, "impressions": imp, "clicks": clicks,
                         "conversions": int(conv * frac), "conversion_value_krw": int(value * frac)})
 
+    def run_scheduled(self, d: int) -> None:
+        """Follow-ups due today (surveys, reviews, tickets, returns, e-mail click sessions)."""
+        rng = self.rng
+        while self.sched.get(d):
+            self._run_items(d, self.sched.pop(d), rng)
+
+    def _run_items(self, d: int, items: list[tuple], rng: random.Random) -> None:
+        for item in items:
+            kind, i, t = item[0], item[1], item[2]
+            if kind == "nps":
+                ch = {"store": "sms", "web": "email", "app": "app"}[item[4]]
+                self.survey(i, t, "nps", "after_store_visit" if item[4] == "store" else "after_purchase", ch, item[3])
+            elif kind == "csat":
+                self.survey(i, t, "csat", "after_support", rng.choice(("email", "sms", "web")), item[3])
+            elif kind == "ces":
+                self.survey(i, t, "ces", "in_app", "app", None)
+            elif kind == "review":
+                self.review(i, t, item[3], item[4])
+            elif kind == "ticket":
+                self.ticket(i, t, item[3])
+            elif kind == "store_return":
+                self.store_return(i, t, item[3])
+            elif kind == "email_session":
+                self.new_session(i, d, app=False, source=("newsletter", "email", item[3].lower()), start=t)
+
     # ------------------------------------------------------------------ main loop
     def run(self) -> World:
         w, pop, rng = self.w, self.pop, self.rng
@@ -794,24 +819,8 @@ class Simulator:
                 self.crm_row(i, t + 1)
                 if ch == "store" and rng.random() < 0.5:
                     self.enroll(i, t + 60, "store")
-            # 3. scheduled follow-ups
-            for item in self.sched.pop(d, []):
-                kind, i, t = item[0], item[1], item[2]
-                if kind == "nps":
-                    ch = {"store": "sms", "web": "email", "app": "app"}[item[4]]
-                    self.survey(i, t, "nps", "after_store_visit" if item[4] == "store" else "after_purchase", ch, item[3])
-                elif kind == "csat":
-                    self.survey(i, t, "csat", "after_support", rng.choice(("email", "sms", "web")), item[3])
-                elif kind == "ces":
-                    self.survey(i, t, "ces", "in_app", "app", None)
-                elif kind == "review":
-                    self.review(i, t, item[3], item[4])
-                elif kind == "ticket":
-                    self.ticket(i, t, item[3])
-                elif kind == "store_return":
-                    self.store_return(i, t, item[3])
-                elif kind == "email_session":
-                    self.new_session(i, d, app=False, source=("newsletter", "email", item[3].lower()), start=t)
+            # 3. scheduled follow-ups (again at the end of the day for same-day ones)
+            self.run_scheduled(d)
             # 4. email campaign
             if date.weekday() in R.EMAIL_CAMPAIGN_WEEKDAYS:
                 self.email_campaign(d)
@@ -841,6 +850,7 @@ class Simulator:
                     pts = min(acct[0], rng.randrange(100, 3000, 100))
                     acct[0] -= pts
                     self.loyalty(i, self.start_epoch + d * DAY + 300, "expire", -pts, "system", "none", None)
+            self.run_scheduled(d)
             # 9. stage effects of today's purchases and feedback
             for i in self.purchasers:
                 s = int(st[i])
