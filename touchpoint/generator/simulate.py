@@ -262,13 +262,18 @@ class Simulator:
         self.crm_row(i, epoch + 5)
 
     # ------------------------------------------------------------------ orders
-    def make_order(self, i: int, created: int, source_name: str, logged_in: bool, session_source) -> dict:
+    def make_order(self, i: int, created: int, source_name: str, logged_in: bool, session_source,
+                   viewed: list[int]) -> dict:
         rng = self.rng
         self.order_seq += 1
         oid = f"O{100000000 + self.order_seq:09d}"
         k = rng.choices((1, 2, 3), R.ITEMS_PER_ORDER_WEIGHTS)[0]
+        products = list(viewed[:k])
+        for p in self.pick_items(3):
+            if len(products) < k and p not in products:
+                products.append(p)
         lines = []
-        for n, p in enumerate(self.pick_items(k)):
+        for n, p in enumerate(products):
             sku, ko, en, _, price = V.PRODUCTS[p]
             qty = 2 if rng.random() < R.P_QUANTITY_TWO else 1
             lines.append({"id": f"LI{n + 1}", "sku": sku, "title": en if self.pop.english[i] else ko,
@@ -418,7 +423,7 @@ class Simulator:
                        items=self.pick_items(1 + (funnel >= 1 and rng.random() < 0.4)), order=None,
                        first_open=first_open, traffic=None if app else pop.cookie_source[i][k])
         if converted:
-            sess.order = self.make_order(i, start + dur, "app" if app else "web", login_idx >= 0, source)
+            sess.order = self.make_order(i, start + dur, "app" if app else "web", login_idx >= 0, source, sess.items)
             self.purchasers.append(i)
             self.after_purchase(i, d, start + dur, sess.order["order_id"], "app" if app else "web", online=True,
                                 skus=[li["sku"] for li in sess.order["line_items"]])
