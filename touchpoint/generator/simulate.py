@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from bisect import bisect
 from collections import defaultdict
+from itertools import accumulate
 
 import numpy as np
 
@@ -32,9 +34,11 @@ class Session:
     __slots__ = ("person", "device", "platform", "start", "dur", "pages", "funnel", "login_idx", "user_id",
                  "signup", "source", "items", "order", "first_open", "traffic")
 
-    def __init__(self, **kw):
-        for k in self.__slots__:
-            setattr(self, k, kw.get(k))
+    def __init__(self, person, device, platform, start, dur, pages, funnel, login_idx, user_id, signup, source,
+                 items, order, first_open, traffic):
+        self.person, self.device, self.platform, self.start, self.dur = person, device, platform, start, dur
+        self.pages, self.funnel, self.login_idx, self.user_id, self.signup = pages, funnel, login_idx, user_id, signup
+        self.source, self.items, self.order, self.first_open, self.traffic = source, items, order, first_open, traffic
 
 
 class Campaign:
@@ -71,6 +75,24 @@ class World:
         return (epoch - self.start_epoch) // DAY
 
 
+def _cum(weights) -> list[float]:
+    """Cumulative weights: random.choices(cum_weights=...) draws exactly as with weights=, minus the summing."""
+    return list(accumulate(weights))
+
+
+def _draw(rng: random.Random, population, cum_weights: list[float]):
+    """Same draw as rng.choices(population, cum_weights=cum_weights)[0], without its overhead."""
+    return population[bisect(cum_weights, rng.random() * cum_weights[-1], 0, len(cum_weights) - 1)]
+
+
+HOURS = range(24)
+CUM_WEB_HOURS = _cum(R.WEB_HOUR_WEIGHTS)
+CUM_STORE_HOURS = _cum(R.STORE_HOUR_WEIGHTS)
+CUM_PRODUCTS = _cum(V.PRODUCT_WEIGHTS)
+CUM_AD_CAMPAIGNS = _cum(V.AD_PLATFORM_BUDGET[c[0]] * c[7] for c in V.AD_CAMPAIGNS)
+CUM_ORGANIC = _cum(s[3] for s in V.ORGANIC_SOURCES)
+
+
 def _pick(rng: random.Random, weights: dict):
     return rng.choices(list(weights), list(weights.values()))[0]
 
@@ -97,7 +119,6 @@ class Simulator:
         self.negative: list[int] = []
         self.purchasers: list[int] = []
         self.store_seq: dict[tuple[str, int], int] = defaultdict(int)
-        self.product_w = list(V.PRODUCT_WEIGHTS)
         self.products = range(len(V.PRODUCTS))
         kinds = np.array(pop.kind, dtype=np.int8)
         self.kinds = kinds
@@ -168,8 +189,8 @@ class Simulator:
     def sentiment(self, i: int) -> str:
         return self.rng.choices(SENTIMENTS, R.SENTIMENT_BY_STAGE[int(self.stage[i])])[0]
 
-    def time_in_day(self, d: int, weights, lo: int = 0, hi: int = DAY - 1) -> int:
-        hour = self.rng.choices(range(24), weights)[0]
+    def time_in_day(self, d: int, cum_weights, lo: int = 0, hi: int = DAY - 1) -> int:
+        hour = _draw(self.rng, HOURS, cum_weights)
         sec = hour * 3600 + self.rng.randrange(3600)
         if not lo <= sec <= hi:
             sec = lo + self.rng.randrange(max(1, min(3600, hi - lo)))
@@ -178,7 +199,7 @@ class Simulator:
     def pick_items(self, k: int) -> list[int]:
         items: list[int] = []
         while len(items) < k:
-            p = self.rng.choices(self.products, self.product_w)[0]
+            p = _draw(self.rng, self.products, CUM_PRODUCTS)
             if p not in items:
                 items.append(p)
         return items
@@ -363,9 +384,9 @@ class Simulator:
     def session_source(self):
         rng = self.rng
         if rng.random() < V.PAID_SHARE:
-            c = rng.choices(V.AD_CAMPAIGNS, [V.AD_PLATFORM_BUDGET[c[0]] * c[7] for c in V.AD_CAMPAIGNS])[0]
+            c = _draw(rng, V.AD_CAMPAIGNS, CUM_AD_CAMPAIGNS)
             return (c[3], c[4], c[2])
-        s = rng.choices(V.ORGANIC_SOURCES, [s[3] for s in V.ORGANIC_SOURCES])[0]
+        s = _draw(rng, V.ORGANIC_SOURCES, CUM_ORGANIC)
         return (s[0], s[1], s[2])
 
     def new_session(self, i: int, d: int, app: bool, source=None, start: int | None = None,
@@ -399,7 +420,7 @@ class Simulator:
             funnel = 4
         dur = pages * rng.randrange(20, 70) + funnel * 40
         if start is None:
-            start = self.time_in_day(d, R.WEB_HOUR_WEIGHTS)
+            start = self.time_in_day(d, CUM_WEB_HOURS)
         day_end = self.start_epoch + (d + 1) * DAY - 1
         start = min(start, day_end - dur - 1)
         account = self.has_account(i, d) or signup
@@ -454,7 +475,7 @@ class Simulator:
         city = V.CITIES[pop.city[i]][0]
         local = [s for s in V.STORES if s[3] == city]
         store = rng.choice(local) if local and rng.random() < 0.85 else rng.choices(V.STORES, [s[4] for s in V.STORES])[0]
-        t = self.time_in_day(d, R.STORE_HOUR_WEIGHTS, 10 * 3600 + 1800, 21 * 3600 + 1800)
+        t = self.time_in_day(d, CUM_STORE_HOURS, 10 * 3600 + 1800, 21 * 3600 + 1800)
         key = (store[0], d)
         self.store_seq[key] += 1
         rid = f"R-{store[0]}-{self.w.dates[d]:%Y%m%d}-{self.store_seq[key]:04d}"
@@ -638,7 +659,7 @@ class Simulator:
         sent = self.sentiment(i)
         category = rng.choices(V.CATEGORIES, V.SOCIAL_CATEGORY_WEIGHTS)[0]
         english = pop.english[i] or rng.random() < 0.1
-        t = self.time_in_day(d, R.WEB_HOUR_WEIGHTS)
+        t = self.time_in_day(d, CUM_WEB_HOURS)
         text = self.text(category, sent, english) + rng.choice((" #touchpoint", " #데일리룩", " #오오티디", ""))
         mid = f"SM{self.next_id('mention'):010d}"
         likes = int(rng.paretovariate(1.5) * 3) - 3
@@ -815,7 +836,7 @@ class Simulator:
             # 2. sign-ups today (crm_new): they are at least considering.
             for i in np.flatnonzero(self.signup_day == d).tolist():
                 st[i] = max(int(st[i]), R.CONSIDERATION)
-                t = self.time_in_day(d, R.WEB_HOUR_WEIGHTS)
+                t = self.time_in_day(d, CUM_WEB_HOURS)
                 pop.signup_epoch[i] = t
                 ch = pop.signup_channel[i]
                 if ch in ("web", "app") and (ch == "web" or pop.apps[i]):
@@ -844,7 +865,7 @@ class Simulator:
                 self.store_visit(i, d)
             # 7. tickets, mentions, brand posts
             for i in np.flatnonzero(self.np.random(n) < ticket_rate[st]).tolist():
-                self.ticket(i, self.time_in_day(d, R.WEB_HOUR_WEIGHTS), None)
+                self.ticket(i, self.time_in_day(d, CUM_WEB_HOURS), None)
             for i in np.flatnonzero((self.np.random(n) < mention_rate[st]) & self.has_handle).tolist():
                 self.mention(i, d)
             self.brand_posts(d)
