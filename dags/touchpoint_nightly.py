@@ -1,4 +1,4 @@
-"""touchpoint_nightly: ingest every channel → dbt (Cosmos) → audit → publish.
+"""touchpoint_nightly: ingest every channel → dbt (Cosmos) + identity resolution → audit → publish.
 
 Thin by design: schedule, retries, alerts and wiring. The work lives in
 `touchpoint.pipeline` and `ingestion`, importable and tested on their own. Parsing does
@@ -73,8 +73,11 @@ with DAG(
     def prepare_candidate(**context) -> None:
         pipeline.prepare_candidate(context["run_id"])
 
-    transform = DbtTaskGroup(
-        group_id="transform",
+    # dbt runs in two Cosmos groups around identity resolution, which is Python (a
+    # union-find over the identifier graph): staging + identity edges first, then
+    # everything keyed by customer_id. The same selectors split the manifest exactly.
+    identity_inputs = ["path:models/staging", "path:seeds", "tag:identity_input"]
+    dbt_common = dict(
         project_config=ProjectConfig(
             dbt_project_path=cfg.dbt_project_dir,
             manifest_path=manifest_path(),
@@ -90,16 +93,31 @@ with DAG(
             dbt_executable_path=dbt_executable(),
             invocation_mode=InvocationMode.DBT_RUNNER,
         ),
-        render_config=RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST,
-            test_behavior=TestBehavior.AFTER_EACH,
-            source_rendering_behavior=SourceRenderingBehavior.NONE,
-            dbt_deps=False,
-        ),
         operator_args={
             "install_deps": False,
             "vars": {"touchpoint_run_id": "{{ run_id }}", "data_date": DATA_DATE},
         },
+    )
+    render_common = dict(
+        load_method=LoadMode.DBT_MANIFEST,
+        test_behavior=TestBehavior.AFTER_EACH,
+        source_rendering_behavior=SourceRenderingBehavior.NONE,
+        dbt_deps=False,
+    )
+    transform_inputs = DbtTaskGroup(
+        group_id="transform_inputs",
+        render_config=RenderConfig(select=identity_inputs, **render_common),
+        **dbt_common,
+    )
+
+    @task
+    def resolve_identities() -> dict:
+        return pipeline.resolve_identities()
+
+    transform = DbtTaskGroup(
+        group_id="transform",
+        render_config=RenderConfig(exclude=identity_inputs, **render_common),
+        **dbt_common,
     )
 
     @task(trigger_rule="all_done")
@@ -111,4 +129,5 @@ with DAG(
         return pipeline.publish_marts(context["run_id"], pendulum.parse(day).date())
 
     audited = audit(data_date)
-    ingest >> prepare_candidate() >> transform >> audited >> publish(data_date)
+    ingest >> prepare_candidate() >> transform_inputs >> resolve_identities() >> transform
+    transform >> audited >> publish(data_date)

@@ -121,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     generator.add_arguments(p)
     p.set_defaults(func=cmd_generate)
 
+    p = sub.add_parser("identity", help="identity resolution (normally run by the DAG)")
+    from touchpoint.identity import command as identity_command
+
+    identity_command.add_arguments(p)
+    p.set_defaults(func=identity_command.run)
+
     p = sub.add_parser("ingest", help="load a date's landing files into raw")
     from ingestion import loader
 

@@ -80,6 +80,15 @@ def prepare_candidate(run_id: str) -> None:
             conn.execute("delete from ops.dbt_results where run_key = %s", (run_id,))
 
 
+def resolve_identities() -> dict[str, Any]:
+    """Fold the night's new identifier edges into stable customer ids (identity schema)."""
+    from touchpoint.identity.resolve import resolve
+
+    stats = resolve(warehouse.url())
+    log.info("identity resolution: %s", {k: v for k, v in stats.items() if k != "timings"})
+    return {k: v for k, v in stats.items() if isinstance(v, (int, float, str, type(None)))}
+
+
 def audit_and_decide(run_id: str, data_date: date) -> int:
     """Run every check; on any failure log `blocked` and raise so the DAG run fails."""
     from touchpoint.audit import audit

@@ -64,6 +64,13 @@ def test_one_ingest_task_per_source_and_the_stages(dag_info):
     # Cosmos renders a run and a test task per model (tests after each model)
     assert any(t.endswith(".run") for t in transform) and any(t.endswith(".test") for t in transform)
     assert "transform.customer_360.run" in ids
+    assert "resolve_identities" in ids
+    inputs = {t for t in ids if t.startswith("transform_inputs.")}
+    assert "transform_inputs.stg_crm_customers__accounts.run" in inputs
+    assert "transform_inputs.int_identifier_edges_collected.run" in inputs
+    # the two dbt groups split the project: no model is rendered twice
+    names = lambda prefix: {t.split(".")[1] for t in ids if t.startswith(prefix)}  # noqa: E731
+    assert names("transform_inputs.") & names("transform.") == set()
 
 
 def test_stages_run_in_order_without_cycles(dag_info):
@@ -84,7 +91,10 @@ def test_stages_run_in_order_without_cycles(dag_info):
         assert task not in reachable(task), f"cycle through {task}"
     for source in SOURCE_NAMES:
         downstream = reachable(f"ingest.{source}")
-        assert {"prepare_candidate", "transform.customer_360.run", "audit", "publish"} <= downstream
+        assert {"prepare_candidate", "transform_inputs.stg_crm_customers__accounts.run", "resolve_identities",
+                "transform.customer_360.run", "audit", "publish"} <= downstream
+    assert "transform.customer_360.run" in reachable("resolve_identities")
+    assert "resolve_identities" in reachable("transform_inputs.int_identifier_edges_collected.test")
     assert "publish" in reachable("audit")
     assert "audit" in reachable("transform.customer_360.test")
 
