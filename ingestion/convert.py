@@ -1,0 +1,583 @@
+"""Per-source record converters, compiled from the contracts.
+
+For each (contract, file format[, CSV header]) a Python function is generated whose body
+is the contract's fields unrolled: it takes one decoded record (a dict for JSONL, a list of
+strings for CSV) and returns the record's fields as one line of PostgreSQL COPY text
+(tab-separated, ``\\N`` for null), or raises :class:`Bad` with the reason the record breaks
+the contract.  Two variants are generated: a *plain* one for records whose raw text holds
+no character COPY must escape (the common case, no escaping cost) and an *escaping* one.
+
+Every value handed to PostgreSQL has been checked to be one PostgreSQL accepts, so a COPY
+never fails on data: timestamps pass a shape regex and ``datetime.fromisoformat`` and are
+then sent as written (PostgreSQL reads offsets, and naive values in the session TimeZone,
+which the loader sets to the contract's ``naive_timezone``); GA4 micros are turned into a
+UTC ISO string; numbers are range-checked against the contract and bigint.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Callable
+
+from ingestion.contract import Contract, Field
+
+try:  # msgspec ships with Airflow; ~3x faster decode and ~10x faster encode than json.
+    import msgspec
+
+    _dec = msgspec.json.Decoder().decode
+    _enc_bytes = msgspec.json.Encoder().encode
+
+    def json_decode(data: bytes | str) -> Any:
+        return _dec(data)
+
+    def json_encode(obj: Any) -> str:
+        return _enc_bytes(obj).decode()
+
+    JSON_BACKEND = "msgspec"
+    STRICT_UNICODE = True  # msgspec rejects lone surrogates (\ud800) while decoding
+except ImportError:  # pragma: no cover - exercised only without msgspec
+    def _no_constants(name: str) -> Any:
+        raise ValueError(f"{name} is not valid JSON")
+
+    _json_dec = json.JSONDecoder(parse_constant=_no_constants)
+
+    def json_decode(data: bytes | str) -> Any:
+        if isinstance(data, bytes):
+            data = data.decode("utf-8")
+        return _json_dec.decode(data)
+
+    def json_encode(obj: Any) -> str:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+    JSON_BACKEND = "json"
+    STRICT_UNICODE = False
+
+NULL = "\\N"
+
+
+class Bad(Exception):
+    """A record breaks the contract; ``reason`` is ``code`` or ``code: field (detail)``.
+
+    Reasons never contain field values (they may be PII)."""
+
+    def __init__(self, code: str, field: str | None = None, detail: str | None = None):
+        reason = code if field is None else f"{code}: {field}"
+        if detail:
+            reason += f" ({detail})"
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def copy_escape(s: str) -> str:
+    """Escape text for COPY text format; NUL cannot be stored in PostgreSQL text."""
+    if "\x00" in s:
+        raise Bad("nul_byte", None, "NUL character; PostgreSQL text cannot store it")
+    return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _esc_field(name: str) -> Callable[[str], str]:
+    def esc(s: str) -> str:
+        if "\x00" in s:
+            raise Bad("nul_byte", name, "NUL character; PostgreSQL text cannot store it")
+        return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return esc
+
+
+def _esc_json_field(name: str) -> Callable[[str], str]:
+    def esc(s: str) -> str:
+        # Encoded JSON has no raw control characters; only backslashes need doubling.
+        if "\\u0000" in s:
+            raise Bad("nul_byte", name, "\\u0000 in JSON; PostgreSQL jsonb cannot store it")
+        return s.replace("\\", "\\\\")
+    return esc
+
+
+INT_RE = re.compile(r"[+-]?[0-9]+")
+UINT_RE = re.compile(r"[0-9]+")
+NUM_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+DATE_RE = re.compile(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})")
+# ISO-8601 date-time as PostgreSQL and datetime.fromisoformat both read it; group 1 is the
+# offset's hours (PostgreSQL accepts offsets below 16 hours).
+TS_RE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?"
+    r"(?:Z|[+-]([0-9]{2})(?::?[0-9]{2})?)?"
+)
+# The common shapes only, offsets below 16 hours: no capture groups, one C call.
+TS_FAST = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?"
+    r"(?:Z|[+-](?:0[0-9]|1[0-5])(?::?[0-9]{2})?)?"
+)
+BOOLS = {
+    "true": "t", "t": "t", "1": "t", "yes": "t", "y": "t",
+    "false": "f", "f": "f", "0": "f", "no": "f", "n": "f",
+}
+BOOLS.update({k.upper(): v for k, v in list(BOOLS.items())})
+BOOLS.update({k.capitalize(): v for k, v in list(BOOLS.items())})
+
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MICROS_MAX = 253402300800 * 1_000_000  # 10000-01-01T00:00:00Z
+
+
+def _parse_date(v: Any, name: str, cache: dict) -> str:
+    if v.__class__ is not str:
+        raise Bad("wrong_type", name, "expected a date string")
+    m = DATE_RE.fullmatch(v.strip())
+    if m is None or (len(v.strip()) == 9):  # reject mixed YYYY-MMDD forms
+        raise Bad("wrong_type", name, "expected YYYY-MM-DD or YYYYMMDD")
+    try:
+        out = date(int(m[1]), int(m[2]), int(m[3])).isoformat()
+    except ValueError:
+        raise Bad("wrong_type", name, "not a calendar date") from None
+    if len(cache) < 10_000:
+        cache[v] = out
+    return out
+
+
+def _parse_ts(v: Any, name: str) -> str:
+    if v.__class__ is not str:
+        raise Bad("wrong_type", name, "expected an ISO-8601 timestamp string")
+    m = TS_RE.fullmatch(v)
+    if m is None:
+        v = v.strip()
+        m = TS_RE.fullmatch(v)
+        if m is None:
+            raise Bad("wrong_type", name, "expected an ISO-8601 timestamp")
+    try:
+        datetime.fromisoformat(v)
+    except ValueError:
+        raise Bad("wrong_type", name, "not a valid date-time") from None
+    oh = m[1]
+    if oh is not None and oh > "15":
+        raise Bad("out_of_range", name, "UTC offset of 16 hours or more")
+    return v
+
+
+def _parse_micros(v: Any, name: str, lo: int, hi: int) -> str:
+    t = v.__class__
+    if t is int:
+        x = v
+    elif t is str and UINT_RE.fullmatch(v.strip()):
+        x = int(v)
+    elif t is float and v.is_integer():
+        x = int(v)
+    else:
+        raise Bad("wrong_type", name, "expected integer microseconds since the epoch")
+    if not (lo <= x < hi):
+        raise Bad("out_of_range", name, "microseconds outside 1970..9999")
+    return _micros_text(x)
+
+
+_MINUTES: dict[int, str] = {}
+
+
+def _micros_text(x: int) -> str:
+    """UTC ISO text of integer micros since the epoch (minute prefixes cached)."""
+    minute, rest = divmod(x, 60_000_000)
+    prefix = _MINUTES.get(minute)
+    if prefix is None:
+        if len(_MINUTES) > 100_000:
+            _MINUTES.clear()
+        prefix = _MINUTES[minute] = (EPOCH + timedelta(minutes=minute)).strftime("%Y-%m-%d %H:%M:")
+    sec, us = divmod(rest, 1_000_000)
+    return f"{prefix}{sec:02d}.{us:06d}+00"
+
+
+def _bounds(f: Field, lo: float, hi: float) -> tuple[float, float]:
+    return (lo if f.minimum is None else max(lo, f.minimum), hi if f.maximum is None else min(hi, f.maximum))
+
+
+def _range_text(f: Field) -> str:
+    def fmt(x: float | None) -> str:
+        return "" if x is None else (str(int(x)) if float(x).is_integer() else str(x))
+    return f"outside [{fmt(f.minimum)}, {fmt(f.maximum)}]"
+
+
+class _Gen:
+    """Source builder for one converter function."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.env: dict[str, Any] = {
+            "Bad": Bad, "NULL": NULL, "INT_RE": INT_RE, "UINT_RE": UINT_RE, "NUM_RE": NUM_RE,
+            "BOOLS": BOOLS, "_parse_date": _parse_date, "_parse_ts": _parse_ts,
+            "_parse_micros": _parse_micros, "json_encode": json_encode, "json_decode": json_decode,
+            "isfinite": math.isfinite, "_num_text": _num_text,
+            "TS_MATCH": TS_FAST.fullmatch, "FROMISO": datetime.fromisoformat,
+        }
+
+    def const(self, name: str, value: Any) -> str:
+        self.env[name] = value
+        return name
+
+    def emit(self, indent: int, *lines: str) -> None:
+        self.lines.extend("    " * indent + ln for ln in lines)
+
+
+_EXPECTED = {
+    "string": "expected a string", "integer": "expected an integer", "numeric": "expected a number",
+    "boolean": "expected a boolean", "date": "expected YYYY-MM-DD or YYYYMMDD",
+    "timestamp": "expected an ISO-8601 timestamp", "timestamp_micros": "expected integer microseconds",
+    "json": "expected a JSON object or array",
+}
+
+
+def _num_text(v: str, name: str) -> str:
+    """A numeric string PostgreSQL reads (float() also takes '1_000', non-ASCII digits, 'inf')."""
+    s = v.strip()
+    if NUM_RE.fullmatch(s) is None:
+        raise Bad("wrong_type", name, "expected a number")
+    return s
+
+
+def _type_block(g: _Gen, f: Field, i: int, escape: bool, fmt: str) -> list[str]:
+    """Code turning a present, non-empty value ``v`` into COPY text ``c{i}``.
+
+    CSV values are always strings; JSON values are typed, and a number may also come as a
+    numeric string (BigQuery and Shopify exports quote them)."""
+    n = repr(f.name)
+    out: list[str] = []
+    csv_ = fmt == "csv"
+    if f.type == "string":
+        if not csv_:
+            out += [
+                "if v.__class__ is not str:",
+                "    if v.__class__ is int: v = str(v)",
+                f"    else: raise Bad('wrong_type', {n}, 'expected a string')",
+            ]
+        if f.required:
+            out += [("if v.isspace():" if csv_ else "if not v or v.isspace():"), f"    raise Bad('missing_required', {n})"]
+        if f.enum:
+            e = g.const(f"E{i}", frozenset(f.enum))
+            allowed = ", ".join(f.enum)
+            out += [
+                f"if v not in {e} and v.strip() not in {e} and v.strip():",
+                f"    raise Bad('enum_violation', {n}, {('not one of ' + allowed)!r})",
+            ]
+        out.append(f"c{i} = {g.const(f'ESC{i}', _esc_field(f.name))}(v)" if escape else f"c{i} = v")
+    elif f.type == "integer":
+        lo, hi = _bounds(f, BIGINT_MIN, BIGINT_MAX)
+        rng = _range_text(f) if (f.minimum is not None or f.maximum is not None) else "outside bigint"
+        if csv_:
+            out.append("x = int(v)")
+        else:
+            out += [
+                "t = v.__class__",
+                "if t is int: x = v",
+                "elif t is str: x = int(v)",
+                "elif t is float and v.is_integer(): x = int(v)",
+                f"else: raise Bad('wrong_type', {n}, 'expected an integer')",
+            ]
+        out += [
+            f"if not ({lo!r} <= x <= {hi!r}): raise Bad('out_of_range', {n}, {rng!r})",
+            f"c{i} = str(x)",
+        ]
+    elif f.type == "numeric":
+        str_case = [
+            "x = float(v)",
+            f"c{i} = v if v.isascii() and '_' not in v else _num_text(v, {n})",
+        ]
+        if csv_:
+            out += str_case
+        else:
+            out += [
+                "t = v.__class__",
+                f"if t is int: c{i} = str(v); x = v",
+                f"elif t is float: c{i} = repr(v); x = v",
+                "elif t is str:",
+                *("    " + ln for ln in str_case),
+                f"else: raise Bad('wrong_type', {n}, 'expected a number')",
+            ]
+        if f.minimum is not None or f.maximum is not None:
+            g.const(f"LO{i}", float("-inf") if f.minimum is None else f.minimum)
+            g.const(f"HI{i}", float("inf") if f.maximum is None else f.maximum)
+            out.append(f"if not (LO{i} <= x <= HI{i}): raise Bad('out_of_range', {n}, {_range_text(f)!r})")
+        else:
+            out.append(f"if not isfinite(x): raise Bad('out_of_range', {n}, 'not a finite number')")
+    elif f.type == "boolean":
+        lookup = [
+            f"c{i} = BOOLS.get(v) or BOOLS.get(v.strip().lower())",
+            f"if c{i} is None: raise Bad('wrong_type', {n}, 'expected a boolean')",
+        ]
+        if csv_:
+            out += lookup
+        else:
+            out += [
+                f"if v is True: c{i} = 't'",
+                f"elif v is False: c{i} = 'f'",
+                "elif v.__class__ is str:",
+                *("    " + ln for ln in lookup),
+                f"else: raise Bad('wrong_type', {n}, 'expected a boolean')",
+            ]
+    elif f.type == "date":
+        cache = g.const(f"DC{i}", {})
+        out += [
+            f"c{i} = {cache}.get(v)" if csv_ else f"c{i} = {cache}.get(v) if v.__class__ is str else None",
+            f"if c{i} is None: c{i} = _parse_date(v, {n}, {cache})",
+        ]
+    elif f.type == "timestamp":
+        # Fast path: exact shape + a real calendar date-time; anything else gets the precise reason.
+        out += [
+            f"if TS_MATCH(v) is None: c{i} = _parse_ts(v, {n})",
+            f"else: FROMISO(v); c{i} = v",
+        ]
+    elif f.type == "timestamp_micros":
+        lo = 0 if f.minimum is None else int(f.minimum)
+        hi = MICROS_MAX if f.maximum is None else int(f.maximum) + 1
+        g.const("MICROS", _micros_text)
+        out += [
+            f"if v.__class__ is int and {lo} <= v < {hi}: c{i} = MICROS(v)",
+            f"else: c{i} = _parse_micros(v, {n}, {lo}, {hi})",
+        ]
+    elif f.type == "json":
+        if csv_:
+            out.append("v = json_decode(v)")
+        out += [
+            "if v.__class__ is dict or v.__class__ is list:",
+            f"    c{i} = json_encode(v)",
+            f"else: raise Bad('wrong_type', {n}, 'expected a JSON object or array')",
+        ]
+        if escape:
+            out.append(f"c{i} = {g.const(f'ESCJ{i}', _esc_json_field(f.name))}(c{i})")
+    else:  # pragma: no cover - contract.FieldType is closed
+        raise ValueError(f"unsupported field type {f.type}")
+    return out
+
+
+def _esc_raw_json_field(name: str) -> Callable[[str], str]:
+    """Escape a JSON text passed through verbatim (msgspec.Raw) for COPY text format."""
+    def esc(s: str) -> str:
+        if "\\u" in s:  # \u0000 and lone surrogates: let the strict decoder judge
+            if "\\u0000" in s:
+                raise Bad("nul_byte", name, "\\u0000 in JSON; PostgreSQL jsonb cannot store it")
+            json_decode(s)
+        return s.replace("\\", "\\\\").replace("\t", "\\t")
+    return esc
+
+
+def compile_converter(
+    contract: Contract, fmt: str, escape: bool, header: list[str] | None = None,
+    columns: list[str] | None = None, null: str = NULL,
+) -> Callable[[Any], str]:
+    """Generate ``convert(record) -> COPY text of the record's fields``.
+
+    fmt: ``jsonl`` (record is a dict), ``struct`` (record is the msgspec Struct of
+    :func:`record_struct`, json fields arrive as msgspec.Raw and pass through verbatim) or
+    ``csv`` (record is a list of strings; ``header`` maps fields to positions).
+    columns: the fields written, in order (default: the contract's); null: the COPY null marker.
+    """
+    g = _Gen()
+    g.env["NULL"] = null
+    g.emit(0, "def convert(r):")
+    if fmt == "jsonl":
+        g.emit(1, "g = r.get")
+    cells = []
+    fields = [contract.get(c) for c in columns] if columns is not None else list(contract.fields)
+    for i, f in enumerate(fields):
+        n = repr(f.name)
+        cells.append(f"{{c{i}}}")
+        if fmt == "struct" and f.type == "json":
+            g.emit(1, f"v = r.{f.name}",
+                   "if v is not None:",
+                   "    v = bytes(v)",
+                   "    if v == b'null': v = None")
+            g.emit(1, "if v is None:")
+            g.emit(2, f"raise Bad('missing_required', {n})" if f.required else f"c{i} = NULL")
+            g.emit(1, "else:")
+            g.emit(2, "try:")
+            g.emit(3, f"if v[0] != 123 and v[0] != 91: raise Bad('wrong_type', {n}, 'expected a JSON object or array')",
+                   f"c{i} = v.decode()")
+            if escape:
+                g.emit(3, f"c{i} = {g.const(f'ESCR{i}', _esc_raw_json_field(f.name))}(c{i})")
+            g.emit(2, "except Bad: raise")
+            g.emit(2, f"except Exception: raise Bad('wrong_type', {n}, {_EXPECTED[f.type]!r}) from None")
+            continue
+        if fmt == "jsonl":
+            g.emit(1, f"v = g({n})")
+            empty = "v is None" if f.type == "string" else "v is None or v == ''"
+        elif fmt == "struct":
+            g.emit(1, f"v = r.{f.name}")
+            empty = "v is None" if f.type == "string" else "v is None or v == ''"
+        else:
+            assert header is not None
+            if f.name not in header:
+                g.emit(1, f"c{i} = NULL")
+                continue
+            g.emit(1, f"v = r[{header.index(f.name)}]")
+            empty = "not v" if f.type == "string" else "not v or v.isspace()"
+        g.emit(1, f"if {empty}:")
+        if f.required:
+            g.emit(2, f"raise Bad('missing_required', {n})")
+        else:
+            g.emit(2, f"c{i} = NULL")
+        g.emit(1, "else:")
+        g.emit(2, "try:")
+        g.emit(3, *_type_block(g, f, i, escape, "jsonl" if fmt == "struct" else fmt))
+        g.emit(2, "except Bad: raise")
+        g.emit(2, f"except Exception: raise Bad('wrong_type', {n}, {_EXPECTED[f.type]!r}) from None")
+    g.emit(1, "return f'" + "\\t".join(cells) + "'")
+    return _finish(g, f"<converter {contract.source} {fmt}{' escaping' if escape else ''}>")
+
+
+def _finish(g: _Gen, name: str) -> Callable:
+    src = "\n".join(g.lines)
+    exec(compile(src, name, "exec"), g.env)
+    fn = g.env[g.lines[0].split()[1].split("(")[0]]
+    fn.__source__ = src  # type: ignore[attr-defined]
+    return fn
+
+
+# Spellings PostgreSQL's boolean input reads as they are.
+PG_BOOLS = frozenset(BOOLS)
+
+
+def compile_passthrough(contract: Contract, header: list[str]) -> Callable[[list[str]], bool] | None:
+    """For CSV: ``ok(values) -> bool``, true when every value is one PostgreSQL reads exactly as
+    written (so the raw line, commas turned into tabs, is the COPY row; empty means null).
+    False sends the record through the converter, which normalises it or names the violation.
+    None when the header has a column that always needs converting (unknown, json, micros)."""
+    known = set(contract.field_names)
+    if any(h not in known or contract.get(h).type in ("json", "timestamp_micros") for h in header):
+        return None
+    g = _Gen()
+    g.env["PG_BOOLS"] = PG_BOOLS
+    g.emit(0, "def ok(r):")
+    g.emit(1, "try:")
+    for i, name in enumerate(header):
+        f = contract.get(name)
+        if f.type == "string" and not f.enum and not f.required:
+            continue  # any text passes
+        g.emit(2, f"v = r[{i}]")
+        if f.required:
+            g.emit(2, "if not v or v.isspace(): return False")
+            ind = 2
+        else:
+            g.emit(2, "if v:")
+            ind = 3
+        body: list[str] = []
+        if f.type == "string":
+            if f.enum:
+                body.append(f"if v not in {g.const(f'E{i}', frozenset(f.enum))}: return False")
+            else:
+                body.append("pass")
+        elif f.type == "integer":
+            lo, hi = _bounds(f, BIGINT_MIN, BIGINT_MAX)
+            body += ["if not (v.isascii() and v.isdigit()): return False",
+                     f"if not ({lo!r} <= int(v) <= {hi!r}): return False"]
+        elif f.type == "numeric":
+            lo = float("-inf") if f.minimum is None else f.minimum
+            hi = float("inf") if f.maximum is None else f.maximum
+            g.const(f"LO{i}", lo)
+            g.const(f"HI{i}", hi)
+            body += ["x = float(v)",
+                     f"if not (LO{i} <= x <= HI{i}) or not isfinite(x) or not v.isascii() or '_' in v: return False"]
+        elif f.type == "boolean":
+            body.append("if v not in PG_BOOLS: return False")
+        elif f.type == "date":
+            cache = g.const(f"DC{i}", {})
+            body.append(f"if v not in {cache}: _parse_date(v, {f.name!r}, {cache})")
+        elif f.type == "timestamp":
+            body += ["if TS_MATCH(v) is None: return False", "FROMISO(v)"]
+        g.emit(ind, *body)
+    g.emit(1, "except Exception: return False")
+    g.emit(1, "return True")
+    return _finish(g, f"<passthrough {contract.source}>")
+
+
+def record_struct(contract: Contract) -> type | None:
+    """A msgspec Struct for the contract's JSON records, typed so that msgspec checks in C what
+    the common case needs: JSON types, enums (exact), numeric bounds, required fields present
+    and non-null, unknown fields refused.  A record it refuses takes the dict path (which keeps
+    unknown fields in _extra, accepts numeric strings, or names the violation)."""
+    if JSON_BACKEND != "msgspec":
+        return None
+    import keyword
+    from typing import Annotated, Literal, Optional, Union
+
+    names = contract.field_names
+    if any(not n.isidentifier() or keyword.iskeyword(n) or n.startswith("_") for n in names):
+        return None
+
+    def num(tp, f, lo=None, hi=None):
+        kw = {}
+        lo = f.minimum if f.minimum is not None else lo
+        hi = f.maximum if f.maximum is not None else hi
+        if lo is not None:
+            kw["ge"] = tp(lo)
+        if hi is not None:
+            kw["le"] = tp(hi)
+        return Annotated[tp, msgspec.Meta(**kw)] if kw else tp
+
+    fields = []
+    for f in contract.fields:
+        if f.type == "json":
+            tp: Any = msgspec.Raw
+        elif f.type == "string":
+            tp = Literal[f.enum] if f.enum else str  # type: ignore[valid-type]
+        elif f.type == "integer":
+            tp = num(int, f, BIGINT_MIN, BIGINT_MAX)
+        elif f.type == "numeric":
+            tp = Union[num(int, f), num(float, f)]
+        elif f.type == "boolean":
+            tp = bool
+        elif f.type == "timestamp_micros":
+            tp = Annotated[int, msgspec.Meta(ge=int(f.minimum or 0),
+                                             le=int(f.maximum) if f.maximum is not None else MICROS_MAX - 1)]
+        else:  # date, timestamp: strings checked by the converter
+            tp = str
+        if f.type == "json":
+            fields.append((f.name, tp, None))  # Raw (null arrives as b"null")
+        elif f.required:
+            fields.append((f.name, tp))
+        else:
+            fields.append((f.name, Optional[tp], None))
+    fields.sort(key=lambda x: len(x) == 3)  # required (no default) first
+    return msgspec.defstruct(f"{contract.source}_record", fields, forbid_unknown_fields=True)
+
+
+def compile_struct_converter(contract: Contract, escape: bool) -> Callable[[Any], str]:
+    """Converter for records decoded with :func:`record_struct` (types already checked)."""
+    g = _Gen()
+    g.emit(0, "def convert(r):")
+    cells = []
+    for i, f in enumerate(contract.fields):
+        n = repr(f.name)
+        cells.append(f"{{c{i}}}")
+        g.emit(1, f"v = r.{f.name}")
+        if f.type == "json":
+            g.emit(1, "if v is not None:", "    v = bytes(v)", "    if v == b'null': v = None")
+        if f.required:
+            g.emit(1, "if v is None: raise Bad('missing_required', " + n + ")")
+        else:
+            g.emit(1, f"if v is None: c{i} = NULL")
+        g.emit(1, "else:")
+        if f.type == "string":
+            body = []
+            if f.required:
+                body.append(f"if not v or v.isspace(): raise Bad('missing_required', {n})")
+            body.append(f"c{i} = {g.const(f'ESC{i}', _esc_field(f.name))}(v)" if escape else f"c{i} = v")
+        elif f.type == "integer":
+            body = [f"c{i} = str(v)"]
+        elif f.type == "numeric":
+            body = [f"c{i} = str(v) if v.__class__ is int else repr(v)"]
+        elif f.type == "boolean":
+            body = [f"c{i} = 't' if v else 'f'"]
+        elif f.type == "date":
+            cache = g.const(f"DC{i}", {})
+            body = [f"c{i} = {cache}.get(v)", f"if c{i} is None: c{i} = _parse_date(v, {n}, {cache})"]
+        elif f.type == "timestamp":
+            body = [f"if TS_MATCH(v) is None: c{i} = _parse_ts(v, {n})", f"else: FROMISO(v); c{i} = v"]
+        elif f.type == "timestamp_micros":
+            g.const("MICROS", _micros_text)
+            body = [f"c{i} = MICROS(v)"]
+        else:  # json
+            body = [f"if v[0] != 123 and v[0] != 91: raise Bad('wrong_type', {n}, 'expected a JSON object or array')",
+                    f"c{i} = v.decode()"]
+            if escape:
+                body.append(f"c{i} = {g.const(f'ESCR{i}', _esc_raw_json_field(f.name))}(c{i})")
+        g.emit(2, *body)
+    g.emit(1, "return f'" + "\t".join(cells) + "'")
+    return _finish(g, f"<struct converter {contract.source}{' escaping' if escape else ''}>")
