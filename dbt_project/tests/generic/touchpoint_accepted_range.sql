@@ -1,0 +1,18 @@
+{#- Fails for every row whose column lies outside [min_value, max_value] (either bound
+    optional; nulls pass: not_null is its own test). dbt_utils.accepted_range without
+    the package. -#}
+{% test touchpoint_accepted_range(model, column_name, min_value=none, max_value=none) %}
+    select {{ column_name }}
+    from {{ model }}
+    where
+        {%- if min_value is not none %}
+        {{ column_name }} < {{ min_value }}
+        {%- endif %}
+        {%- if min_value is not none and max_value is not none %} or {%- endif %}
+        {%- if max_value is not none %}
+        {{ column_name }} > {{ max_value }}
+        {%- endif %}
+        {%- if min_value is none and max_value is none %}
+        false
+        {%- endif %}
+{% endtest %}
