@@ -48,6 +48,11 @@ def resolve(url: str, full: bool = False, max_component_size: int | None = None)
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     with psycopg.connect(url) as conn:
+        # Session memory for the set work: temp tables live in temp_buffers (8MB by
+        # default, which sends a full run's temp tables through the OS), which must be
+        # set before the session's first temp table.
+        conn.execute("set temp_buffers = '1GB'")
+        conn.commit()
         state.ensure_identity_tables(conn)
         conn.commit()
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (LOCK_KEY,))
@@ -236,9 +241,12 @@ def _stage_nodes(conn: psycopg.Connection, full: bool) -> dict:
         from _touched as t
         left join _source_sets as ss using (source_mask)
         full join (
+            -- lateral: one customer_id index probe per touched customer, never a scan
             select map.identifier_type, map.identifier_value, map.customer_id, map.first_seen_at
-            from identity.identifier_map as map
-            join _touched_customers using (customer_id)
+            from _touched_customers as c
+            cross join lateral (
+                select * from identity.identifier_map as im where im.customer_id = c.customer_id
+            ) as map
         ) as m using (identifier_type, identifier_value)
         """
     )
