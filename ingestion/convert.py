@@ -549,20 +549,19 @@ def compile_struct_converter(contract: Contract, escape: bool) -> Callable[[Any]
         g.emit(1, f"v = r.{f.name}")
         if f.type == "json":
             g.emit(1, "if v is not None:", "    v = bytes(v)", "    if v == b'null': v = None")
-        if f.required:
-            g.emit(1, "if v is None: raise Bad('missing_required', " + n + ")")
+        if f.required and f.type != "json":
+            ind = 1  # msgspec refused a missing or null required field already
         else:
-            g.emit(1, f"if v is None: c{i} = NULL")
-        g.emit(1, "else:")
+            g.emit(1, f"if v is None: " + (f"raise Bad('missing_required', {n})" if f.required else f"c{i} = NULL"))
+            g.emit(1, "else:")
+            ind = 2
         if f.type == "string":
             body = []
-            if f.required:
+            if f.required and not f.enum:
                 body.append(f"if not v or v.isspace(): raise Bad('missing_required', {n})")
             body.append(f"c{i} = {g.const(f'ESC{i}', _esc_field(f.name))}(v)" if escape else f"c{i} = v")
-        elif f.type == "integer":
-            body = [f"c{i} = str(v)"]
-        elif f.type == "numeric":
-            body = [f"c{i} = str(v) if v.__class__ is int else repr(v)"]
+        elif f.type in ("integer", "numeric"):
+            body = [f"c{i} = str(v)"]  # int or float (repr == str)
         elif f.type == "boolean":
             body = [f"c{i} = 't' if v else 'f'"]
         elif f.type == "date":
@@ -578,6 +577,5 @@ def compile_struct_converter(contract: Contract, escape: bool) -> Callable[[Any]
                     f"c{i} = v.decode()"]
             if escape:
                 body.append(f"c{i} = {g.const(f'ESCR{i}', _esc_raw_json_field(f.name))}(c{i})")
-        g.emit(2, *body)
-    g.emit(1, "return f'" + "\t".join(cells) + "'")
+        g.emit(ind, *body)
     return _finish(g, f"<struct converter {contract.source}{' escaping' if escape else ''}>")

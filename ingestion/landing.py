@@ -29,8 +29,9 @@ def record_bytes(source: str, record: dict, columns: list[str] | None = None) ->
         return json.dumps(record, ensure_ascii=False).encode()
     cols = columns or list(record)
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow([csv_value(record.get(c)) for c in cols])
-    return buf.getvalue().encode()
+    # "\r\n" as terminator makes the writer quote values holding either character.
+    csv.writer(buf, lineterminator="\r\n").writerow([csv_value(record.get(c)) for c in cols])
+    return buf.getvalue()[:-2].encode()
 
 
 def write_file(landing: Path, source: str, day: date, name: str, records: list[dict | bytes],

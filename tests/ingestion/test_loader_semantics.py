@@ -235,3 +235,65 @@ def test_landing_dir_from_environment(db_url, tmp_path, monkeypatch):
     monkeypatch.setenv("TOUCHPOINT_LANDING_DIR", str(tmp_path))
     write_file(tmp_path, "loyalty_events", DAY, "env", [loyalty(1)])
     assert [r.rows_loaded for r in ingest(DAY, ["loyalty_events"], url=db_url)] == [1]
+
+
+def _snapshot(conn, source):
+    rows = conn.execute(f"select _line_number, _record_hash, to_jsonb(t) - '_load_id' - '_loaded_at'"
+                        f" from raw.{source} t order by 1").fetchall()
+    q = conn.execute("select line_number, reason, raw_record from raw.quarantine order by 1").fetchall()
+    return rows, q
+
+
+@pytest.mark.parametrize("source", ["survey_responses", "loyalty_events"])
+def test_tiny_chunks_give_the_same_result(conn, tmp_path, monkeypatch, source):
+    """Records spanning chunk boundaries (incl. quoted CSV fields spanning lines) load the same."""
+    c = CONTRACTS[source]
+    recs: list = []
+    for i in range(40):
+        r = dict(c.example)
+        key = c.key[0]
+        r[key] = f"K{i}"
+        if source == "survey_responses":
+            r["comment"] = ["plain", "a, b", 'say "hi"', "two\nlines", "three\nmore\nlines", "back\\slash"][i % 6]
+        recs.append(r)
+    recs.insert(7, b"")                      # blank line in the middle
+    recs.insert(20, b"\xff\xfe not utf-8")   # invalid bytes
+    if source == "survey_responses":
+        recs.append(b'SR-open,nps,9,periodic,email,,,,"never closed,2026-11-03T19:20:00+09:00')
+    path = write_file(tmp_path, source, DAY, "chunks", recs)
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))  # CRLF, as Excel writes
+    r1 = load_file(conn, source, path, DAY, tmp_path)
+    big = _snapshot(conn, source)
+    conn.execute(f"truncate raw.{source}, raw.quarantine, ops.load_manifest")
+    monkeypatch.setattr(loader, "READ_CHUNK", 97)
+    r2 = load_file(conn, source, path, DAY, tmp_path)
+    assert _snapshot(conn, source) == big
+    assert (r1.rows_read, r1.rows_loaded, r1.rows_quarantined) == (r2.rows_read, r2.rows_loaded, r2.rows_quarantined)
+    assert r1.rows_loaded == 40
+    if source == "survey_responses":
+        comments = [row[2]["comment"] for row in big[0]]
+        assert comments[3] == "two\nlines" and comments[4] == "three\nmore\nlines" and comments[5] == "back\\slash"
+        assert [q[1].split(" ")[0] for q in big[1]] == ["blank_line", "invalid_utf8", "malformed_csv"]
+    else:
+        assert [q[1].split(" ")[0] for q in big[1]] == ["blank_line", "invalid_utf8"]
+
+
+def test_csv_header_with_bom_and_spaces(conn, tmp_path):
+    c = CONTRACTS["ad_spend"]
+    path = write_file(tmp_path, "ad_spend", DAY, "bom", [c.example])
+    data = path.read_bytes()
+    header, rest = data.split(b"\n", 1)
+    path.write_bytes(b"\xef\xbb\xbf" + header.replace(b",", b" , ") + b"\n" + rest)
+    assert load_file(conn, "ad_spend", path, DAY, tmp_path).rows_loaded == 1
+
+
+def test_csv_value_normalisation(conn, tmp_path):
+    """Values the converter normalises (whitespace, boolean spellings, YYYYMMDD) load the same."""
+    c = CONTRACTS["crm_customers"]
+    path = write_file(tmp_path, "crm_customers", DAY, "norm", [
+        dict(c.example, birth_year=" 1992 ", consent_email="YES", consent_sms="0", gender=" F",
+             signup_at=" 2026-10-03T21:14:05+09:00")])
+    r = load_file(conn, "crm_customers", path, DAY, tmp_path)
+    assert r.rows_loaded == 1
+    assert conn.execute("select birth_year, consent_email, consent_sms, gender, signup_at from raw.crm_customers"
+                        ).fetchone() == (1992, True, False, " F", datetime(2026, 10, 3, 12, 14, 5, tzinfo=timezone.utc))
