@@ -101,17 +101,52 @@ class FileResult:
 # Reading
 
 
-def _open(path: Path):
-    return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
+class _HashingReader:
+    """A binary file whose bytes, as delivered (compressed for .gz), feed a hash as they are read."""
+
+    def __init__(self, path: Path, hasher):
+        self._fh = open(path, "rb")
+        self._hasher = hasher
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._fh.read(size)
+        self._hasher.update(data)
+        return data
+
+    def close(self) -> None:
+        self._fh.close()
 
 
-def _chunks(path: Path) -> Iterator[tuple[list[bytes], bool, bool]]:
+def _open(path: Path, hasher=None):
+    raw = _HashingReader(path, hasher) if hasher is not None else open(path, "rb")
+    if path.name.endswith(".gz"):
+        return _GzipClosing(raw)
+    return raw
+
+
+class _GzipClosing(gzip.GzipFile):
+    """GzipFile that also closes the file object it reads from."""
+
+    def __init__(self, raw):
+        super().__init__(fileobj=raw, mode="rb")
+        self._raw = raw
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw.close()
+
+
+def _chunks(path: Path, hasher=None) -> Iterator[tuple[list[bytes], bool, bool]]:
     """Physical lines of the file (without the ``\\n``; a trailing ``\\r`` removed), by chunk,
     with two flags for the whole chunk (memchr-fast): does it hold a double quote, and does it
     hold a character COPY text format must escape (backslash, tab, CR, NUL)?
 
-    The final line terminator does not start another line."""
-    with _open(path) as fh:
+    The final line terminator does not start another line.  ``hasher`` (hashlib object) is fed
+    the file's bytes as delivered, so new files are read once: checksum and parse in one pass."""
+    fh = _open(path, hasher)
+    try:
         carry = b""
         while True:
             data = fh.read(READ_CHUNK)
@@ -128,6 +163,11 @@ def _chunks(path: Path) -> Iterator[tuple[list[bytes], bool, bool]]:
             yield _split(data)
         if carry:
             yield _split(carry)
+        if hasher is not None:
+            while fh.read(1 << 20):  # anything the parser did not need still counts
+                pass
+    finally:
+        fh.close()
 
 
 def _split(data: bytes) -> tuple[list[bytes], bool, bool]:
@@ -144,7 +184,7 @@ def _csv_special(raw: bytes) -> bool:
 
 
 def file_checksum(path: Path) -> str:
-    """sha256 of the file's bytes as delivered (compressed bytes for .gz)."""
+    """sha256 of the file's bytes as delivered (compressed bytes for .gz), as ``sha256:<hex>``."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(1 << 20):
@@ -347,7 +387,7 @@ def _jsonl_reason(line: bytes, exc: BaseException) -> str:
 
 
 def _run_jsonl(contract: Contract, path: Path, const: str, w: _RawWriter, q: _Quarantine, blanks: _Blanks,
-               extra_counts: Counter, careful: bool) -> int:
+               extra_counts: Counter, careful: bool, hasher=None) -> int:
     """JSON lines.  Fast path: decode into a msgspec Struct (json fields kept raw, unknown
     fields refused); any record the fast path does not accept is redone on the dict path,
     which is authoritative (it yields the same row, keeps unknown fields, or names the
@@ -403,7 +443,7 @@ def _run_jsonl(contract: Contract, path: Path, const: str, w: _RawWriter, q: _Qu
             extra_counts.update(k for k, v in ex.items() if v is not None)
             w.write_extra(f"{row}\t{n}\t{md5(line).hexdigest()}\t{copy_escape(json_encode(ex))}{const}", n, line)
 
-    for lines, _quotes, specials in _chunks(path):
+    for lines, _quotes, specials in _chunks(path, hasher):
         if struct is None:
             for line in lines:
                 n += 1
@@ -476,7 +516,7 @@ def _check_header(contract: Contract, rel: str, header: list[str]) -> list[str]:
 
 
 def _run_csv(contract: Contract, path: Path, rel: str, const: str, w: _RawWriter, q: _Quarantine,
-             blanks: _Blanks, extra_counts: Counter, careful: bool) -> int:
+             blanks: _Blanks, extra_counts: Counter, careful: bool, hasher=None) -> int:
     """CSV, chunk by chunk.  A chunk without any quote is split on commas; otherwise
     csv.reader parses it, and a record still open at the end of the chunk (a quoted field
     spanning lines) is carried over and re-parsed with the next chunk.  Rows whose values
@@ -491,7 +531,7 @@ def _run_csv(contract: Contract, path: Path, rel: str, const: str, w: _RawWriter
     extra_idx: list[tuple[int, str]] = []
     rows: list[str] = []
     meta: list[tuple[int, bytes]] | None = [] if careful else None
-    chunks = _chunks(path)
+    chunks = _chunks(path, hasher)
     carry: list[bytes] = []
     eof = False
 
@@ -684,18 +724,17 @@ def load_file(conn: psycopg.Connection, source: str, path: Path, logical_date: d
     if fmt != contract.file_format:
         raise LoadError(f"{rel}: {source} is delivered as .{contract.file_format}[.gz], not {path.name}")
     started = time.perf_counter()
-    checksum = file_checksum(path)
     size = path.stat().st_size
     load_id = _new_load_id(source, logical_date)
     try:
         try:
-            return _load(conn, contract, path, rel, logical_date, checksum, size, load_id, started, careful=False)
+            return _load(conn, contract, path, rel, logical_date, size, load_id, started, careful=False)
         except _RetryCareful as retry:
             log.warning("%s: PostgreSQL rejected data during COPY (SQLSTATE %s); reloading in careful mode",
                         rel, retry.sqlstate)
-            return _load(conn, contract, path, rel, logical_date, checksum, size, load_id, started, careful=True)
+            return _load(conn, contract, path, rel, logical_date, size, load_id, started, careful=True)
     except LoadError as exc:
-        _record_failure(conn, contract.source, logical_date, rel, checksum, size, load_id, str(exc))
+        _record_failure(conn, contract.source, logical_date, rel, file_checksum(path), size, load_id, str(exc))
         raise
 
 
@@ -719,7 +758,7 @@ def _record_failure(conn, source, logical_date, rel, checksum, size, load_id, me
 
 
 def _load(conn: psycopg.Connection, contract: Contract, path: Path, rel: str, logical_date: date,
-          checksum: str, size: int, load_id: str, started: float, careful: bool) -> FileResult:
+          size: int, load_id: str, started: float, careful: bool) -> FileResult:
     source = contract.source
     q = _Quarantine(source, rel, load_id, logical_date)
     blanks = _Blanks()
@@ -736,6 +775,9 @@ def _load(conn: psycopg.Connection, contract: Contract, path: Path, rel: str, lo
                 (source, rel),
             )
             current = cur.fetchone()
+            # A file seen before is hashed first, so an unchanged one is skipped without parsing;
+            # a new file is hashed while it is parsed (one read).
+            checksum = file_checksum(path) if current else None
             if current and current[1] == checksum:
                 row = cur.execute(
                     "select rows_read, rows_loaded, rows_quarantined, coalesce(extra_fields, '{}'::jsonb)"
@@ -753,14 +795,15 @@ def _load(conn: psycopg.Connection, contract: Contract, path: Path, rel: str, lo
                 const += f"\t{loaded_at.isoformat()}"
             const += "\n"
             writer = _RawWriter(conn, cur, source, tail, q, careful)
+            hasher = hashlib.sha256()
             # The cyclic GC would keep rescanning the many short-lived objects decoding creates.
             gc_was_enabled = gc.isenabled()
             gc.disable()
             try:
                 if contract.file_format == "jsonl":
-                    rows_read = _run_jsonl(contract, path, const, writer, q, blanks, extra_counts, careful)
+                    rows_read = _run_jsonl(contract, path, const, writer, q, blanks, extra_counts, careful, hasher)
                 else:
-                    rows_read = _run_csv(contract, path, rel, const, writer, q, blanks, extra_counts, careful)
+                    rows_read = _run_csv(contract, path, rel, const, writer, q, blanks, extra_counts, careful, hasher)
                 rows_loaded = writer.finish()
             except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
                 writer.abort(exc)
@@ -779,6 +822,10 @@ def _load(conn: psycopg.Connection, contract: Contract, path: Path, rel: str, lo
                 writer.close()
                 if gc_was_enabled:
                     gc.enable()
+            parsed = "sha256:" + hasher.hexdigest()
+            if checksum is not None and parsed != checksum:
+                raise LoadError(f"{rel}: the file changed while it was being loaded; nothing loaded, rerun")
+            checksum = parsed
             rows_read -= len(blanks.pending)  # trailing blank lines are not records
             blanks.dropped = len(blanks.pending)
             rows_quarantined = q.copy_into(cur)

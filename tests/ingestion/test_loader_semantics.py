@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import threading
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -164,6 +165,8 @@ def test_gzip_files_load(conn, tmp_path):
     assert path.name == "z.jsonl.gz"
     r = load_file(conn, "loyalty_events", path, DAY, tmp_path)
     assert (r.rows_read, r.rows_loaded) == (3, 3)
+    assert r.checksum == loader.file_checksum(path) == "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    assert load_file(conn, "loyalty_events", path, DAY, tmp_path).status == "skipped"
     c = CONTRACTS["ad_spend"]
     path = write_file(tmp_path, "ad_spend", DAY, "z", [c.example, c.example], gz=True)
     assert load_file(conn, "ad_spend", path, DAY, tmp_path).rows_loaded == 2
