@@ -100,7 +100,7 @@ with DAG(
     )
     render_common = dict(
         load_method=LoadMode.DBT_MANIFEST,
-        test_behavior=TestBehavior.AFTER_EACH,
+        test_behavior=TestBehavior.BUILD,  # model then its tests, one dbt invocation
         source_rendering_behavior=SourceRenderingBehavior.NONE,
         dbt_deps=False,
     )

@@ -61,15 +61,15 @@ def test_one_ingest_task_per_source_and_the_stages(dag_info):
     assert {f"ingest.{s}" for s in SOURCE_NAMES} <= ids
     assert {"resolve_data_date", "prepare_candidate", "audit", "publish"} <= ids
     transform = [t for t in ids if t.startswith("transform.")]
-    # Cosmos renders a run and a test task per model (tests after each model)
-    assert any(t.endswith(".run") for t in transform) and any(t.endswith(".test") for t in transform)
-    assert "transform.customer_360.run" in ids
+    # Cosmos renders one `dbt build` task per model: the model, then its tests
+    assert transform and all(t.endswith(("_model_build", "_seed_build")) for t in transform)
+    assert "transform.customer_360_model_build" in ids
     assert "resolve_identities" in ids
     inputs = {t for t in ids if t.startswith("transform_inputs.")}
-    assert "transform_inputs.stg_crm_customers__accounts.run" in inputs
-    assert "transform_inputs.int_identifier_edges_collected.run" in inputs
+    assert "transform_inputs.stg_crm_customers__accounts_model_build" in inputs
+    assert "transform_inputs.int_identifier_edges_collected_model_build" in inputs
     # the two dbt groups split the project: no model is rendered twice
-    names = lambda prefix: {t.split(".")[1] for t in ids if t.startswith(prefix)}  # noqa: E731
+    names = lambda prefix: {t.split(".", 1)[1] for t in ids if t.startswith(prefix)}  # noqa: E731
     assert names("transform_inputs.") & names("transform.") == set()
 
 
@@ -91,12 +91,12 @@ def test_stages_run_in_order_without_cycles(dag_info):
         assert task not in reachable(task), f"cycle through {task}"
     for source in SOURCE_NAMES:
         downstream = reachable(f"ingest.{source}")
-        assert {"prepare_candidate", "transform_inputs.stg_crm_customers__accounts.run", "resolve_identities",
-                "transform.customer_360.run", "audit", "publish"} <= downstream
-    assert "transform.customer_360.run" in reachable("resolve_identities")
-    assert "resolve_identities" in reachable("transform_inputs.int_identifier_edges_collected.test")
+        assert {"prepare_candidate", "transform_inputs.stg_crm_customers__accounts_model_build",
+                "resolve_identities", "transform.customer_360_model_build", "audit", "publish"} <= downstream
+    assert "transform.customer_360_model_build" in reachable("resolve_identities")
+    assert "resolve_identities" in reachable("transform_inputs.int_identifier_edges_collected_model_build")
     assert "publish" in reachable("audit")
-    assert "audit" in reachable("transform.customer_360.test")
+    assert "audit" in reachable("transform.customer_360_model_build")
 
 
 def test_schedule_retries_and_alerts(dag_info):
