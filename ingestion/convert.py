@@ -110,6 +110,7 @@ TS_FAST = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?"
     r"(?:Z|[+-](?:0[0-9]|1[0-5])(?::?[0-9]{2})?)?"
 )
+TS_FAST_BYTES = re.compile(TS_FAST.pattern.encode())
 BOOLS = {
     "true": "t", "t": "t", "1": "t", "yes": "t", "y": "t",
     "false": "f", "f": "f", "0": "f", "no": "f", "n": "f",
@@ -434,16 +435,19 @@ def _finish(g: _Gen, name: str) -> Callable:
 PG_BOOLS = frozenset(BOOLS)
 
 
-def compile_passthrough(contract: Contract, header: list[str]) -> Callable[[list[str]], bool] | None:
+def compile_passthrough(contract: Contract, header: list[str], binary: bool = False) -> Callable[[list], bool] | None:
     """For CSV: ``ok(values) -> bool``, true when every value is one PostgreSQL reads exactly as
     written (so the raw line, commas turned into tabs, is the COPY row; empty means null).
     False sends the record through the converter, which normalises it or names the violation.
+    ``binary``: the values are the raw bytes of the fields (the line split on commas).
     None when the header has a column that always needs converting (unknown, json, micros)."""
     known = set(contract.field_names)
     if any(h not in known or contract.get(h).type in ("json", "timestamp_micros") for h in header):
         return None
     g = _Gen()
-    g.env["PG_BOOLS"] = PG_BOOLS
+    enc = (lambda x: x.encode()) if binary else (lambda x: x)
+    g.env["PG_BOOLS"] = frozenset(enc(b) for b in PG_BOOLS)
+    g.env["TS_MATCH"] = (TS_FAST_BYTES if binary else TS_FAST).fullmatch
     g.emit(0, "def ok(r):")
     g.emit(1, "try:")
     for i, name in enumerate(header):
@@ -460,7 +464,7 @@ def compile_passthrough(contract: Contract, header: list[str]) -> Callable[[list
         body: list[str] = []
         if f.type == "string":
             if f.enum:
-                body.append(f"if v not in {g.const(f'E{i}', frozenset(f.enum))}: return False")
+                body.append(f"if v not in {g.const(f'E{i}', frozenset(enc(e) for e in f.enum))}: return False")
             else:
                 body.append("pass")
         elif f.type == "integer":
@@ -472,19 +476,21 @@ def compile_passthrough(contract: Contract, header: list[str]) -> Callable[[list
             hi = float("inf") if f.maximum is None else f.maximum
             g.const(f"LO{i}", lo)
             g.const(f"HI{i}", hi)
+            under = "b'_'" if binary else "'_'"
             body += ["x = float(v)",
-                     f"if not (LO{i} <= x <= HI{i}) or not isfinite(x) or not v.isascii() or '_' in v: return False"]
+                     f"if not (LO{i} <= x <= HI{i}) or not isfinite(x) or not v.isascii() or {under} in v: return False"]
         elif f.type == "boolean":
             body.append("if v not in PG_BOOLS: return False")
         elif f.type == "date":
             cache = g.const(f"DC{i}", {})
-            body.append(f"if v not in {cache}: _parse_date(v, {f.name!r}, {cache})")
+            text = "v.decode()" if binary else "v"
+            body.append(f"if v not in {cache}: _parse_date({text}, {f.name!r}, {{}}); {cache}[v] = True")
         elif f.type == "timestamp":
-            body += ["if TS_MATCH(v) is None: return False", "FROMISO(v)"]
+            body += ["if TS_MATCH(v) is None: return False", "FROMISO(v.decode())" if binary else "FROMISO(v)"]
         g.emit(ind, *body)
     g.emit(1, "except Exception: return False")
     g.emit(1, "return True")
-    return _finish(g, f"<passthrough {contract.source}>")
+    return _finish(g, f"<passthrough {contract.source}{' binary' if binary else ''}>")
 
 
 def record_struct(contract: Contract) -> type | None:

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from binascii import hexlify
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -138,13 +139,15 @@ class _GzipClosing(gzip.GzipFile):
             self._raw.close()
 
 
-def _chunks(path: Path, hasher=None) -> Iterator[tuple[list[bytes], bool, bool]]:
+def _chunks(path: Path, hasher=None, utf8: bool = False) -> Iterator[tuple[list[bytes], bool, bool, int]]:
     """Physical lines of the file (without the ``\\n``; a trailing ``\\r`` removed), by chunk,
     with two flags for the whole chunk (memchr-fast): does it hold a double quote, and does it
     hold a character COPY text format must escape (backslash, tab, CR, NUL)?
 
     The final line terminator does not start another line.  ``hasher`` (hashlib object) is fed
-    the file's bytes as delivered, so new files are read once: checksum and parse in one pass."""
+    the file's bytes as delivered, so new files are read once: checksum and parse in one pass.
+    With ``utf8`` a fourth value says whether the whole chunk is ASCII (2), other valid UTF-8 (1)
+    or not valid UTF-8 (0; always 0 without ``utf8``)."""
     fh = _open(path, hasher)
     try:
         carry = b""
@@ -160,9 +163,9 @@ def _chunks(path: Path, hasher=None) -> Iterator[tuple[list[bytes], bool, bool]]
                 continue
             carry = data[cut + 1:]
             data = data[:cut]
-            yield _split(data)
+            yield _split(data, utf8)
         if carry:
-            yield _split(carry)
+            yield _split(carry, utf8)
         if hasher is not None:
             while fh.read(1 << 20):  # anything the parser did not need still counts
                 pass
@@ -170,13 +173,23 @@ def _chunks(path: Path, hasher=None) -> Iterator[tuple[list[bytes], bool, bool]]
         fh.close()
 
 
-def _split(data: bytes) -> tuple[list[bytes], bool, bool]:
+def _split(data: bytes, utf8: bool = False) -> tuple[list[bytes], bool, bool, int]:
     lines = data.split(b"\n")
     cr = b"\r" in data
     if cr:
         lines = [ln[:-1] if ln[-1:] == b"\r" else ln for ln in lines]
     special = cr or b"\\" in data or b"\t" in data or b"\x00" in data
-    return lines, b'"' in data, special
+    valid = 0
+    if utf8:
+        if data.isascii():
+            valid = 2
+        else:
+            try:
+                data.decode("utf-8")
+                valid = 1
+            except UnicodeDecodeError:
+                pass
+    return lines, b'"' in data, special, valid
 
 
 def _csv_special(raw: bytes) -> bool:
@@ -292,7 +305,7 @@ class _RawWriter:
         if self._cp is None:
             self._cm = self.cur.copy(self.main_sql, writer=QueuedLibpqWriter(self.cur))
             self._cp = self._cm.__enter__()
-        self._cp.write("".join(rows).encode("utf-8"))
+        self._cp.write(b"".join(rows) if rows[0].__class__ is bytes else "".join(rows).encode("utf-8"))
 
     def write_extra(self, row: str, line_number: int, raw: bytes) -> None:
         if self.careful:
@@ -328,17 +341,17 @@ class _RawWriter:
             self._spool.close()
 
     # -- careful mode
-    def _copy(self, sql: str, data: str) -> int:
+    def _copy(self, sql: str, data: str | bytes) -> int:
         with self.conn.transaction():
             with self.conn.cursor() as cur:
                 with cur.copy(sql) as cp:
-                    cp.write(data.encode("utf-8"))
+                    cp.write(data if data.__class__ is bytes else data.encode("utf-8"))
                 return cur.rowcount
 
     def _careful(self, sql: str, rows: list[str], meta: list[tuple[int, bytes]] | None) -> None:
         assert meta is not None
         try:
-            self.loaded += self._copy(sql, "".join(rows))
+            self.loaded += self._copy(sql, b"".join(rows) if rows[0].__class__ is bytes else "".join(rows))
             return
         except (psycopg.errors.DataError, psycopg.errors.IntegrityError, UnicodeEncodeError):
             pass
@@ -443,7 +456,7 @@ def _run_jsonl(contract: Contract, path: Path, const: str, w: _RawWriter, q: _Qu
             extra_counts.update(k for k, v in ex.items() if v is not None)
             w.write_extra(f"{row}\t{n}\t{md5(line).hexdigest()}\t{copy_escape(json_encode(ex))}{const}", n, line)
 
-    for lines, _quotes, specials in _chunks(path, hasher):
+    for lines, _quotes, specials, _utf8 in _chunks(path, hasher):
         if struct is None:
             for line in lines:
                 n += 1
@@ -531,7 +544,10 @@ def _run_csv(contract: Contract, path: Path, rel: str, const: str, w: _RawWriter
     extra_idx: list[tuple[int, str]] = []
     rows: list[str] = []
     meta: list[tuple[int, bytes]] | None = [] if careful else None
-    chunks = _chunks(path, hasher)
+    chunks = _chunks(path, hasher, utf8=True)
+    const_b = const.encode("utf-8")
+    TAB = "\t"
+    passthrough_b = None
     carry: list[bytes] = []
     eof = False
 
@@ -567,20 +583,20 @@ def _run_csv(contract: Contract, path: Path, rel: str, const: str, w: _RawWriter
             return
         if pending:
             blanks.flush(q)
-        rows.append(row)
+        rows.append(row.encode("utf-8"))
         if meta is not None:
             meta.append((n, raw))
 
-    TAB = "\t"
     while True:
         quotes = specials = True
+        utf8 = False
         if not eof:
             got = next(chunks, None)
             if got is None:
                 eof = True
                 blines = []
             else:
-                blines, quotes, specials = got
+                blines, quotes, specials, utf8 = got
         else:
             blines = []
         if carry:
@@ -590,6 +606,43 @@ def _run_csv(contract: Contract, path: Path, rel: str, const: str, w: _RawWriter
         if not blines:
             if eof:
                 break
+            continue
+        if passthrough_b is not None and utf8 and not quotes and not specials:
+            # Valid UTF-8, no quotes, nothing to escape: one line is one record, split on commas.
+            # ASCII chunks are checked as str (cheapest there), others as bytes (no decoding).
+            if utf8 == 2:
+                srows: list[str] = []
+                for b in blines:
+                    n += 1
+                    t = b.decode()
+                    r = t.split(",")
+                    if len(r) == ncols and passthrough(r):
+                        if pending:
+                            blanks.flush(q)
+                        srows.append(f"{t.replace(',', TAB)}\t{n}\t{md5(b).hexdigest()}{const}")
+                        if len(srows) >= COPY_BATCH:
+                            rows.append("".join(srows).encode())
+                            srows = []
+                            w.write(rows, meta)
+                            rows = []
+                    else:
+                        slow(n, r, b, False, None, False)
+                if srows:
+                    rows.append("".join(srows).encode())
+            else:
+                for b in blines:
+                    n += 1
+                    r = b.split(b",")
+                    if len(r) == ncols and passthrough_b(r):
+                        if pending:
+                            blanks.flush(q)
+                        rows.append(b"%b\t%d\t%b%b" % (b.replace(b",", b"\t"), n, hexlify(md5(b).digest()), const_b))
+                    else:
+                        slow(n, b.decode("utf-8").split(","), b, False, None, False)
+            if len(rows) >= COPY_BATCH or (careful and rows):
+                w.write(rows, meta)
+                rows = []
+                meta = [] if careful else None
             continue
         tlines, bad = _decode_lines(blines)
         nreal = len(tlines)
@@ -618,6 +671,7 @@ def _run_csv(contract: Contract, path: Path, rel: str, const: str, w: _RawWriter
             plain = compile_converter(contract, "csv", escape=False, header=header, columns=columns, null="")
             escaping = compile_converter(contract, "csv", escape=True, header=header, columns=columns, null="")
             passthrough = None if careful else compile_passthrough(contract, header)
+            passthrough_b = None if careful else compile_passthrough(contract, header, binary=True)
             prev = reader.line_num
             if prev:
                 blines, tlines = blines[prev:], tlines[prev:]
@@ -626,14 +680,15 @@ def _run_csv(contract: Contract, path: Path, rel: str, const: str, w: _RawWriter
                 if bad:
                     bad = {i - reader.line_num for i in bad}
         if passthrough is not None and bad is None and not quotes and not specials:
-            # No quotes and nothing to escape anywhere: one line is one record, split on commas.
+            # The header chunk, when it qualifies for the same fast path.
             for i, t in enumerate(tlines):
                 n += 1
                 r = t.split(",")
                 if len(r) == ncols and passthrough(r):
                     if pending:
                         blanks.flush(q)
-                    rows.append(f"{t.replace(',', TAB)}\t{n}\t{md5(blines[i]).hexdigest()}{const}")
+                    b = blines[i]
+                    rows.append(b"%b\t%d\t%b%b" % (b.replace(b",", b"\t"), n, hexlify(md5(b).digest()), const_b))
                 else:
                     slow(n, r, blines[i], False, None, False)
         else:
@@ -656,7 +711,8 @@ def _run_csv(contract: Contract, path: Path, rel: str, const: str, w: _RawWriter
                             and not (specials and _csv_special(blines[k - 1])) and passthrough(r)):
                         if pending:
                             blanks.flush(q)
-                        rows.append(f"{t.replace(',', TAB)}\t{n}\t{md5(blines[k - 1]).hexdigest()}{const}")
+                        b = blines[k - 1]
+                        rows.append(b"%b\t%d\t%b%b" % (b.replace(b",", b"\t"), n, hexlify(md5(b).digest()), const_b))
                     else:
                         slow(n, r, blines[k - 1], False, err, bool(bad) and (k - 1) in bad)
                     continue
