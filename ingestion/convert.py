@@ -584,4 +584,5 @@ def compile_struct_converter(contract: Contract, escape: bool) -> Callable[[Any]
             if escape:
                 body.append(f"c{i} = {g.const(f'ESCR{i}', _esc_raw_json_field(f.name))}(c{i})")
         g.emit(ind, *body)
+    g.emit(1, "return f'" + "\\t".join(cells) + "'")
     return _finish(g, f"<struct converter {contract.source}{' escaping' if escape else ''}>")

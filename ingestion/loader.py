@@ -96,6 +96,7 @@ class FileResult:
     extra_fields: dict[str, int] = field(default_factory=dict)
     replaced_load_id: str | None = None
     seconds: float = 0.0
+    careful: bool = False  # PostgreSQL refused data in the fast path; loaded in careful mode
 
 
 # --------------------------------------------------------------------------------------------
@@ -921,7 +922,7 @@ def _load(conn: psycopg.Connection, contract: Contract, path: Path, rel: str, lo
         for line_number, reason in q.examples:
             log.warning("%s: line %d quarantined: %s", rel, line_number, reason)
     return FileResult(source, logical_date, rel, checksum, rows_read, rows_loaded, rows_quarantined, load_id,
-                      "replaced" if replaced else "loaded", extras, replaced, seconds)
+                      "replaced" if replaced else "loaded", extras, replaced, seconds, careful)
 
 
 def ingest(logical_date: date, sources: list[str] | None = None, landing_dir: Path | None = None,

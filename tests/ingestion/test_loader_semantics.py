@@ -210,7 +210,7 @@ def test_postgres_rejection_falls_back_to_careful_mode(conn, tmp_path, monkeypat
     rows[2]["signup_at"] = "2026-02-30T10:00:00+09:00"  # not a calendar date
     path = write_file(tmp_path, "crm_customers", DAY, "careful", rows)
     r = load_file(conn, "crm_customers", path, DAY, tmp_path)
-    assert (r.rows_read, r.rows_loaded, r.rows_quarantined) == (5, 4, 1)
+    assert (r.rows_read, r.rows_loaded, r.rows_quarantined) == (5, 4, 1) and r.careful
     assert conn.execute("select line_number, reason from raw.quarantine").fetchone() == (
         3, "wrong_type: signup_at (expected an ISO-8601 timestamp)")
     assert "reloading in careful mode" in caplog.text
@@ -266,6 +266,7 @@ def test_tiny_chunks_give_the_same_result(conn, tmp_path, monkeypatch, source):
     path = write_file(tmp_path, source, DAY, "chunks", recs)
     path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))  # CRLF, as Excel writes
     r1 = load_file(conn, source, path, DAY, tmp_path)
+    assert not r1.careful
     big = _snapshot(conn, source)
     conn.execute(f"truncate raw.{source}, raw.quarantine, ops.load_manifest")
     monkeypatch.setattr(loader, "READ_CHUNK", 97)
