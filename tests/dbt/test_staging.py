@@ -106,8 +106,8 @@ def raw_rows() -> dict[str, list[tuple[dict, list[dict]]]]:
                                     example("ad_spend", spend_date="2026-11-02", spend_krw="900000")])
     # web: a second event in the same session, after login, past Seoul midnight.
     rows["web_events"][1][1].append(example(
-        "web_events", event_name="login", user_id="a00001234", event_timestamp=1762012800000000,  # 2025-11-01 16:00 UTC
-        event_params=[{"key": "ga_session_id", "value": {"int_value": 1761998400}}]))
+        "web_events", event_name="login", user_id="a00001234", event_timestamp=1793548800000000,  # 2026-11-01 16:00 UTC
+        event_params=[{"key": "ga_session_id", "value": {"int_value": 1793491200}}]))
     # store: a loyalty card typed with separators.
     rows["store_transactions"][1][1].append(example(
         "store_transactions", receipt_id="R-S012-20261101-0043", loyalty_card_number="9410-0000-0000-0001",
@@ -234,13 +234,13 @@ def test_tickets_mentions_and_ad_spend_keep_the_latest(staged):
 def test_events_sessions_cards_and_business_dates(staged):
     url, _ = staged
     web = {row["event_name"]: row for row in fetch(url, "select * from staging.stg_web_events__events")}
-    assert web["page_view"]["session_id"] == "1839201.1761990000.1761998400"
+    assert web["page_view"]["session_id"] == "1839201.1761990000.1793491200"
     assert web["page_view"]["utm_source"] == "naver" and web["page_view"]["device_category"] == "mobile"
-    assert web["page_view"]["event_at"] == dt.datetime(2025, 11, 1, 12, 0, 0, 123456, tzinfo=dt.timezone.utc)
+    assert web["page_view"]["event_at"] == dt.datetime(2026, 11, 1, 0, 0, 0, 123456, tzinfo=dt.timezone.utc)
     assert web["login"]["account_id"] == "A00001234" and web["login"]["session_id"] == web["page_view"]["session_id"]
-    assert web["login"]["event_date"] == dt.date(2025, 11, 2)  # 16:00 UTC is 01:00 the next day in Seoul
+    assert web["login"]["event_date"] == dt.date(2026, 11, 2)  # 16:00 UTC is 01:00 the next day in Seoul
     (app,) = fetch(url, "select * from staging.stg_app_events__events")
-    assert app["screen_name"] == "home" and app["session_id"] == "f1c2e3d4a5b6c7d8e9f0a1b2c3d4e5f6.1761998400"
+    assert app["screen_name"] == "home" and app["session_id"] == "f1c2e3d4a5b6c7d8e9f0a1b2c3d4e5f6.1793491200"
     receipts = {row["receipt_id"]: row for row in fetch(url, "select * from staging.stg_store_transactions__receipts")}
     late = receipts["R-S012-20261101-0043"]
     assert late["loyalty_card_number"] == "9410000000000001"
