@@ -152,3 +152,19 @@ def test_existing_customer_above_the_cap_is_not_split_or_rejected_without_new_ed
     res = resolve_components(62, old, *edges_of([(60, 61)]), max_size=50)
     assert res.rejected == [] and res.oversized_components == 0
     assert len({res.component[i] for i in range(60)}) == 1
+
+
+def test_guard_with_many_shared_identifiers_in_one_component_stays_fast_and_isolates_them():
+    import time
+
+    pairs, people, node = _people(2000, 3)
+    rng = random.Random(5)
+    cards = list(range(node, node + 100))
+    for card in cards:  # 100 shared cards, each used by 30 random people: one giant component
+        pairs += [(person[0], card) for person in rng.sample(people, 30)]
+    n = node + len(cards)
+    t = time.perf_counter()
+    res = resolve_components(n, [0] * n, *edges_of(pairs), max_size=50)
+    assert time.perf_counter() - t < 20
+    assert partition(res) == {frozenset(p) for p in people} | {frozenset({c}) for c in cards}
+    assert res.new_hubs == set(cards)

@@ -25,6 +25,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 
+# Rounds of the guard that isolate one shared identifier each before it switches to
+# isolating every blamed endpoint of a round at once (bounds the work when one
+# component holds many shared identifiers).
+ONE_HUB_PER_ROUND_LIMIT = 20
+
+
 @dataclass(frozen=True)
 class RejectedEdge:
     """An edge the guard did not apply."""
@@ -257,6 +263,7 @@ def _guarded_component(nodes, edge_ids, old_seq, edge_a, edge_b, edge_label, max
     index = {v: i for i, v in enumerate(nodes)}
     local_old = [old_seq[v] for v in nodes]
     hubs: set[int] = set()
+    rounds = 0
     while True:
         uf = UnionFind(len(nodes), local_old)
         _group_existing(uf, local_old)
@@ -278,9 +285,20 @@ def _guarded_component(nodes, edge_ids, old_seq, edge_a, edge_b, edge_label, max
                 absorbed[met[0]] = (met[1], edge_label[k])
         if not too_big:
             break
-        # The most connected endpoint of the rejected edges is the shared identifier.
-        candidates = {v for k in too_big for v in (edge_a[k], edge_b[k])}
-        hubs.add(max(candidates, key=lambda v: (degree[v], -v)))
+        rounds += 1
+
+        def blame(k):  # the more connected endpoint of a rejected edge
+            a, b = edge_a[k], edge_b[k]
+            return max((a, b), key=lambda v: (degree[v], -v))
+
+        if rounds <= ONE_HUB_PER_ROUND_LIMIT:
+            # One shared identifier per round, the most connected one: the others may
+            # fit once it is gone.
+            hubs.add(max((blame(k) for k in too_big), key=lambda v: (degree[v], -v)))
+        else:
+            # Many shared identifiers in one component: blame every rejected edge's more
+            # connected endpoint at once so the number of rounds stays small.
+            hubs.update(blame(k) for k in too_big)
 
     component = {v: nodes[uf.find(index[v])] for v in nodes}
     sizes: dict[int, int] = defaultdict(int)
