@@ -301,3 +301,18 @@ def test_csv_value_normalisation(conn, tmp_path):
     assert r.rows_loaded == 1
     assert conn.execute("select birth_year, consent_email, consent_sms, gender, signup_at from raw.crm_customers"
                         ).fetchone() == (1992, True, False, " F", datetime(2026, 10, 3, 12, 14, 5, tzinfo=timezone.utc))
+
+
+def test_empty_files_and_header_only_csv(conn, tmp_path):
+    folder = tmp_path / "ad_spend" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    (folder / "empty.csv").write_bytes(b"")
+    (folder / "header.csv").write_bytes(",".join(CONTRACTS["ad_spend"].field_names).encode() + b"\n")
+    jfolder = tmp_path / "loyalty_events" / DAY.isoformat()
+    jfolder.mkdir(parents=True)
+    (jfolder / "empty.jsonl").write_bytes(b"\n\n")
+    for path, source in [(folder / "empty.csv", "ad_spend"), (folder / "header.csv", "ad_spend"),
+                         (jfolder / "empty.jsonl", "loyalty_events")]:
+        r = load_file(conn, source, path, DAY, tmp_path)
+        assert (r.status, r.rows_read, r.rows_loaded, r.rows_quarantined) == ("loaded", 0, 0, 0)
+    assert one(conn, "select count(*) from ops.load_manifest where status = 'loaded'") == 3
