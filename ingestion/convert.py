@@ -157,6 +157,33 @@ def _parse_ts(v: Any, name: str) -> str:
     return v
 
 
+_TZ_OK: set = set()  # offsets seen and found below 16 hours (PostgreSQL's limit)
+
+
+def _check_tz(tz, name: str) -> None:
+    offset = tz.utcoffset(None)
+    if offset is None or abs(offset) >= timedelta(hours=16):
+        raise Bad("out_of_range", name, "UTC offset of 16 hours or more")
+    if offset.microseconds:
+        raise Bad("wrong_type", name, "fractional seconds in the UTC offset")
+    if len(_TZ_OK) < 1000:
+        _TZ_OK.add(tz)
+
+
+def _ts_fast(out: str, n: str) -> list[str]:
+    """Code checking a timestamp string ``v`` the fast way: the separators PostgreSQL needs
+    (YYYY-MM-DD, T or space, HH:MM, no comma) are where they belong and
+    ``datetime.fromisoformat`` reads it (a real calendar date-time); the offset is below 16 h.
+    Anything else goes to _parse_ts, which gives the precise reason."""
+    return [
+        "if v[4] == '-' and v[7] == '-' and v[10] in 'T ' and v[13] == ':' and ',' not in v:",
+        "    z = FROMISO(v).tzinfo",
+        f"    if z is not None and z not in TZ_OK: _check_tz(z, {n})",
+        f"    {out} = v",
+        f"else: {out} = _parse_ts(v, {n})",
+    ]
+
+
 def _parse_micros(v: Any, name: str, lo: int, hi: int) -> str:
     t = v.__class__
     if t is int:
@@ -208,6 +235,7 @@ class _Gen:
             "_parse_micros": _parse_micros, "json_encode": json_encode, "json_decode": json_decode,
             "isfinite": math.isfinite, "_num_text": _num_text,
             "TS_MATCH": TS_FAST.fullmatch, "FROMISO": datetime.fromisoformat,
+            "TZ_OK": _TZ_OK, "_check_tz": _check_tz,
         }
 
     def const(self, name: str, value: Any) -> str:
@@ -322,8 +350,7 @@ def _type_block(g: _Gen, f: Field, i: int, escape: bool, fmt: str) -> list[str]:
     elif f.type == "timestamp":
         # Fast path: exact shape + a real calendar date-time; anything else gets the precise reason.
         out += [
-            f"if TS_MATCH(v) is None: c{i} = _parse_ts(v, {n})",
-            f"else: FROMISO(v); c{i} = v",
+            *_ts_fast(f"c{i}", n),
         ]
     elif f.type == "timestamp_micros":
         lo = 0 if f.minimum is None else int(f.minimum)
@@ -448,6 +475,7 @@ def compile_passthrough(contract: Contract, header: list[str], binary: bool = Fa
     enc = (lambda x: x.encode()) if binary else (lambda x: x)
     g.env["PG_BOOLS"] = frozenset(enc(b) for b in PG_BOOLS)
     g.env["TS_MATCH"] = (TS_FAST_BYTES if binary else TS_FAST).fullmatch
+    g.env["TZ_OK"] = _TZ_OK
     g.emit(0, "def ok(r):")
     g.emit(1, "try:")
     for i, name in enumerate(header):
@@ -486,7 +514,16 @@ def compile_passthrough(contract: Contract, header: list[str], binary: bool = Fa
             text = "v.decode()" if binary else "v"
             body.append(f"if v not in {cache}: _parse_date({text}, {f.name!r}, {{}}); {cache}[v] = True")
         elif f.type == "timestamp":
-            body += ["if TS_MATCH(v) is None: return False", "FROMISO(v.decode())" if binary else "FROMISO(v)"]
+            if binary:
+                body += ["if not (v[4] == 45 and v[7] == 45 and (v[10] == 84 or v[10] == 32) and v[13] == 58"
+                         " and 44 not in v): return False",
+                         "z = FROMISO(v.decode()).tzinfo",
+                         "if z is not None and z not in TZ_OK: return False"]
+            else:
+                body += ["if not (v[4] == '-' and v[7] == '-' and v[10] in 'T ' and v[13] == ':' and ',' not in v):"
+                         " return False",
+                         "z = FROMISO(v).tzinfo",
+                         "if z is not None and z not in TZ_OK: return False"]
         g.emit(ind, *body)
     g.emit(1, "except Exception: return False")
     g.emit(1, "return True")
@@ -574,7 +611,7 @@ def compile_struct_converter(contract: Contract, escape: bool) -> Callable[[Any]
             cache = g.const(f"DC{i}", {})
             body = [f"c{i} = {cache}.get(v)", f"if c{i} is None: c{i} = _parse_date(v, {n}, {cache})"]
         elif f.type == "timestamp":
-            body = [f"if TS_MATCH(v) is None: c{i} = _parse_ts(v, {n})", f"else: FROMISO(v); c{i} = v"]
+            body = _ts_fast(f"c{i}", n)
         elif f.type == "timestamp_micros":
             g.const("MICROS", _micros_text)
             body = [f"c{i} = MICROS(v)"]

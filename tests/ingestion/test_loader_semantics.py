@@ -316,3 +316,35 @@ def test_empty_files_and_header_only_csv(conn, tmp_path):
         r = load_file(conn, source, path, DAY, tmp_path)
         assert (r.status, r.rows_read, r.rows_loaded, r.rows_quarantined) == ("loaded", 0, 0, 0)
     assert one(conn, "select count(*) from ops.load_manifest where status = 'loaded'") == 3
+
+
+TIMESTAMPS = [
+    "2026-11-01T14:23:05+09:00", "2026-11-01 14:23:05", "2026-11-01T14:23", "2026-11-01T14:23:05Z",
+    "2026-11-01T14:23:05.1234567+09:00", "2026-11-01T14:23:05+09", "2026-11-01T14:23:05+0900",
+    "2026-11-01T14:23:05+09:00:00", "2026-11-01T14:23:05.5+05:30", "2026-11-01T14:23:05-03:00",
+    "2026-11-01T14:23:05+15:59", "2026-11-01T14:23:05+16:00", "2026-02-29T00:00:00", "2024-02-29T00:00:00",
+    "2026-11-01T24:00:00", "2026-11-01T14:23:05,123", "2026-11-01t14:23:05", "2026-11-01T14:23:05+09:00:00.5",
+    "2026-W44-1T14:23:05", "20261101T142305", "2026-11-01T142305", "2026-11-01x14:23:05", " 2026-11-01T14:23:05",
+    "2026-11-01", "not a timestamp", "2026-11-01T14:23:60", "0000-01-01T00:00:00",
+]
+
+
+@pytest.mark.parametrize("value", TIMESTAMPS)
+def test_every_timestamp_the_validator_accepts_postgres_reads_the_same(conn, value):
+    from ingestion import convert
+
+    contract = CONTRACTS["loyalty_events"]
+    conv = convert.compile_converter(contract, "jsonl", escape=False)
+    rec = dict(contract.example, occurred_at=value)
+    try:
+        text = conv(rec).split("\t")[-1]
+    except convert.Bad as bad:
+        assert bad.code in ("wrong_type", "out_of_range")
+        return
+    conn.execute("set timezone = 'Asia/Seoul'")
+    got = conn.execute("select %s::timestamptz", (text,)).fetchone()[0]
+    expected = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if expected.tzinfo is None:
+        from zoneinfo import ZoneInfo
+        expected = expected.replace(tzinfo=ZoneInfo("Asia/Seoul"))
+    assert abs((got - expected).total_seconds()) < 1e-6 + (0.5e-6 if "." in text else 0)
