@@ -102,6 +102,8 @@ with DAG(
         load_method=LoadMode.DBT_MANIFEST,
         test_behavior=TestBehavior.BUILD,  # model then its tests, one dbt invocation
         source_rendering_behavior=SourceRenderingBehavior.NONE,
+        # A test on two models (relationships) runs as its own task once both exist.
+        should_detach_multiple_parents_tests=True,
         dbt_deps=False,
     )
     transform_inputs = DbtTaskGroup(

@@ -47,17 +47,27 @@ def run_dbt(args: list[str], url: str | None = None, check: bool = True) -> subp
     env = {**os.environ, **dbt_env(url)}
     cmd = [dbt_executable(), *args, "--project-dir", str(cfg.dbt_project_dir),
            "--profiles-dir", str(cfg.dbt_project_dir)]
+    # Artifacts per Touchpoint home, not in the shared project folder: two homes (a test,
+    # `make run`, a second checkout) never read each other's manifest. (Cosmos tasks use
+    # their own temporary target folders.)
+    if args and args[0] not in ("deps", "clean", "debug") and "--target-path" not in args:
+        env["DBT_TARGET_PATH"] = str(target_dir())
+        env.setdefault("DBT_LOG_PATH", str(cfg.local_dir / "dbt-logs"))
     proc = subprocess.run(cmd, env=env, cwd=cfg.dbt_project_dir)
     if check and proc.returncode != 0:
         raise RuntimeError(f"`dbt {' '.join(args)}` failed with exit code {proc.returncode}")
     return proc
 
 
+def target_dir() -> Path:
+    return settings().local_dir / "dbt-target"
+
+
 def manifest_path() -> Path:
-    return settings().dbt_project_dir / "target" / "manifest.json"
+    return target_dir() / "manifest.json"
 
 
 def parse(url: str | None = None) -> Path:
-    """Write target/manifest.json (Cosmos renders the DAG from it; no DB work)."""
+    """Write the manifest Cosmos renders the DAG from (no DB work)."""
     run_dbt(["parse", "--quiet"], url=url)
     return manifest_path()

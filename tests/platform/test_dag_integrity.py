@@ -62,7 +62,7 @@ def test_one_ingest_task_per_source_and_the_stages(dag_info):
     assert {"resolve_data_date", "prepare_candidate", "audit", "publish"} <= ids
     transform = [t for t in ids if t.startswith("transform.")]
     # Cosmos renders one `dbt build` task per model: the model, then its tests
-    assert transform and all(t.endswith(("_model_build", "_seed_build")) for t in transform)
+    assert transform and all(t.endswith(("_model_build", "_seed_build", "_test")) for t in transform)
     assert "transform.customer_360_model_build" in ids
     assert "resolve_identities" in ids
     inputs = {t for t in ids if t.startswith("transform_inputs.")}
