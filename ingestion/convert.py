@@ -1,17 +1,25 @@
-"""Per-source record converters, compiled from the contracts.
+"""Per-source record validation and conversion, generated from the contracts.
 
-For each (contract, file format[, CSV header]) a Python function is generated whose body
-is the contract's fields unrolled: it takes one decoded record (a dict for JSONL, a list of
-strings for CSV) and returns the record's fields as one line of PostgreSQL COPY text
-(tab-separated, ``\\N`` for null), or raises :class:`Bad` with the reason the record breaks
-the contract.  Two variants are generated: a *plain* one for records whose raw text holds
-no character COPY must escape (the common case, no escaping cost) and an *escaping* one.
+Three kinds of function are generated, each with the contract's fields unrolled (no
+per-field dispatch at run time):
 
-Every value handed to PostgreSQL has been checked to be one PostgreSQL accepts, so a COPY
-never fails on data: timestamps pass a shape regex and ``datetime.fromisoformat`` and are
-then sent as written (PostgreSQL reads offsets, and naive values in the session TimeZone,
-which the loader sets to the contract's ``naive_timezone``); GA4 micros are turned into a
-UTC ISO string; numbers are range-checked against the contract and bigint.
+* :func:`compile_converter` -- the authoritative converter: one decoded record (a dict for
+  JSONL, a list of strings for CSV) to one line of PostgreSQL COPY text (tab-separated, the
+  COPY null marker for null), or :class:`Bad` naming the violation.  A *plain* variant for
+  records whose raw text holds nothing COPY must escape (the common case) and an *escaping* one.
+* :func:`compile_struct_converter` with :func:`record_struct` -- the JSONL fast path: msgspec
+  decodes a line straight into a Struct typed from the contract (types, enums, bounds and
+  required fields checked in C, nested json kept raw); the converter only formats.
+* :func:`compile_passthrough` -- the CSV fast path: is every value one PostgreSQL reads as
+  written (then the raw line itself is the COPY row)?
+
+The fast paths only ever accept a subset of what the converter accepts, and produce the same
+values; anything they refuse is redone by the converter.  Every value handed to PostgreSQL
+has been checked to be one PostgreSQL accepts, so a COPY does not fail on data: timestamps
+are checked for shape and calendar (``datetime.fromisoformat``) and sent as written
+(PostgreSQL reads offsets, and naive values in the session TimeZone, which the loader sets to
+the contract's ``naive_timezone``); GA4 micros become a UTC ISO string; numbers are
+range-checked against the contract and bigint.
 """
 from __future__ import annotations
 
@@ -95,7 +103,6 @@ def _esc_json_field(name: str) -> Callable[[str], str]:
     return esc
 
 
-INT_RE = re.compile(r"[+-]?[0-9]+")
 UINT_RE = re.compile(r"[0-9]+")
 NUM_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 DATE_RE = re.compile(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})")
@@ -105,12 +112,6 @@ TS_RE = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?"
     r"(?:Z|[+-]([0-9]{2})(?::?[0-9]{2})?)?"
 )
-# The common shapes only, offsets below 16 hours: no capture groups, one C call.
-TS_FAST = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?"
-    r"(?:Z|[+-](?:0[0-9]|1[0-5])(?::?[0-9]{2})?)?"
-)
-TS_FAST_BYTES = re.compile(TS_FAST.pattern.encode())
 BOOLS = {
     "true": "t", "t": "t", "1": "t", "yes": "t", "y": "t",
     "false": "f", "f": "f", "0": "f", "no": "f", "n": "f",
@@ -230,11 +231,11 @@ class _Gen:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.env: dict[str, Any] = {
-            "Bad": Bad, "NULL": NULL, "INT_RE": INT_RE, "UINT_RE": UINT_RE, "NUM_RE": NUM_RE,
+            "Bad": Bad, "NULL": NULL, "UINT_RE": UINT_RE, "NUM_RE": NUM_RE,
             "BOOLS": BOOLS, "_parse_date": _parse_date, "_parse_ts": _parse_ts,
             "_parse_micros": _parse_micros, "json_encode": json_encode, "json_decode": json_decode,
             "isfinite": math.isfinite, "_num_text": _num_text,
-            "TS_MATCH": TS_FAST.fullmatch, "FROMISO": datetime.fromisoformat,
+            "FROMISO": datetime.fromisoformat,
             "TZ_OK": _TZ_OK, "_check_tz": _check_tz,
         }
 
@@ -474,7 +475,6 @@ def compile_passthrough(contract: Contract, header: list[str], binary: bool = Fa
     g = _Gen()
     enc = (lambda x: x.encode()) if binary else (lambda x: x)
     g.env["PG_BOOLS"] = frozenset(enc(b) for b in PG_BOOLS)
-    g.env["TS_MATCH"] = (TS_FAST_BYTES if binary else TS_FAST).fullmatch
     g.env["TZ_OK"] = _TZ_OK
     g.emit(0, "def ok(r):")
     g.emit(1, "try:")

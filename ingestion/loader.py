@@ -378,10 +378,6 @@ class _Blanks:
         self.pending.clear()
 
 
-def _extras_of(d: dict, known: frozenset) -> dict:
-    return {k: v for k, v in d.items() if k not in known}
-
-
 def _jsonl_reason(line: bytes, exc: BaseException) -> str:
     if isinstance(exc, Bad):
         return exc.reason
