@@ -177,8 +177,7 @@ def test_fast_paths_agree_with_the_converter(source):
     c = CONTRACTS[source]
     line = record_bytes(source, c.example, c.field_names)
     if c.file_format == "jsonl":
-        import msgspec
-
+        msgspec = pytest.importorskip("msgspec")
         struct = convert.record_struct(c)
         fast = convert.compile_struct_converter(c, escape=False)(msgspec.json.decode(line, type=struct))
         slow = convert.compile_converter(c, "jsonl", escape=False)(convert.json_decode(line))
