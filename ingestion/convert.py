@@ -623,3 +623,120 @@ def compile_struct_converter(contract: Contract, escape: bool) -> Callable[[Any]
         g.emit(ind, *body)
     g.emit(1, "return f'" + "\\t".join(cells) + "'")
     return _finish(g, f"<struct converter {contract.source}{' escaping' if escape else ''}>")
+
+
+# --------------------------------------------------------------------------------------------
+# CSV line regex: the cheapest fast path (one C call per line)
+
+# A calendar date YYYY-MM-DD (year 0001..9999), written out so the regex alone decides: 29 February
+# is left out (leap years need arithmetic), such dates take the per-field path.
+_DATE_LINE = (
+    rb"(?!0000)[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    rb"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+)
+# A date-time datetime.fromisoformat and PostgreSQL read the same way: HH:MM[:SS[.ffffff]], and
+# Z or an offset below 16 hours (±HH, ±HHMM, ±HH:MM); naive is read in the session TimeZone.
+_TS_LINE = (
+    _DATE_LINE + rb"[T ](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
+    rb"(?:Z|[+-](?:0[0-9]|1[0-5])(?::?[0-5][0-9])?)?"
+)
+_VISIBLE = rb"!-+\--~"  # printable ASCII but space and comma
+
+
+def _int_range_re(lo: int, hi: int) -> bytes | None:
+    """Regex of the decimal spellings (no sign, no leading zero) of the integers in [lo, hi]."""
+    lo = max(lo, 0)
+    if lo > hi:
+        return None
+
+    def same_len(a: str, b: str) -> str:  # a <= b, equal length
+        if not a:
+            return ""
+        if a == b:
+            return a
+        if len(a) == 1:
+            return f"[{a}-{b}]"
+        rest = len(a) - 1
+        if a[1:] == "0" * rest and b[1:] == "9" * rest:
+            return f"[{a[0]}-{b[0]}][0-9]{{{rest}}}"
+        if a[0] == b[0]:
+            return a[0] + same_len(a[1:], b[1:])
+        parts = [a[0] + same_len(a[1:], "9" * rest)]
+        if int(a[0]) + 1 <= int(b[0]) - 1:
+            parts.append(f"[{int(a[0]) + 1}-{int(b[0]) - 1}][0-9]{{{rest}}}")
+        parts.append(b[0] + same_len("0" * rest, b[1:]))
+        return "(?:" + "|".join(parts) + ")"
+
+    parts = []
+    full: list[int] = []  # digit counts whose every value is in range (merged into one branch)
+    for d in range(len(str(lo)), len(str(hi)) + 1):
+        a = max(lo, 10 ** (d - 1) if d > 1 else 0)
+        b = min(hi, 10 ** d - 1)
+        if d > 1 and a == 10 ** (d - 1) and b == 10 ** d - 1:
+            full.append(d)
+        elif a <= b:
+            parts.append(same_len(str(a), str(b)))
+    if full:
+        parts.append(f"[1-9][0-9]{{{full[0] - 1},{full[-1] - 1}}}")
+    return ("(?:" + "|".join(parts) + ")").encode()
+
+
+def _numeric_re(f: Field) -> bytes | None:
+    """Plain decimals (digits, optional fraction) certainly inside the field's bounds."""
+    lo = f.minimum
+    hi = f.maximum
+    digits = 15  # unbounded: any 15-digit decimal is finite
+    if hi is not None:
+        if hi < 1:
+            return None
+        digits = min(digits, len(str(int(hi))) - 1)  # 10**digits <= hi
+        if digits < 1:
+            return None
+    if lo is not None and lo > 0:
+        return None
+    sign = b"-?" if lo is None or lo <= -(10 ** digits) else b""
+    return sign + rb"[0-9]{1,%d}(?:\.[0-9]{1,30})?" % digits
+
+
+def compile_line_match(contract: Contract, header: list[str]) -> Callable[[bytes], Any] | None:
+    """For CSV: ``match(raw_line) -> match or None`` -- one compiled regex per header that
+    accepts a subset of the lines :func:`compile_passthrough` accepts (binary form): a line of
+    exactly the header's columns, each value one PostgreSQL reads as written (enums exact,
+    integers and decimals inside the contract's bounds, real calendar dates, ISO date-times
+    with offsets below 16 hours, required values not blank).  For lines with no quote and no
+    character COPY must escape, from chunks that are valid UTF-8.  A line it does not match goes
+    the per-field way (same result, or the precise reason).  None when a column cannot be
+    expressed (unknown, json, micros, bounds the regex does not cover)."""
+    known = set(contract.field_names)
+    parts: list[bytes] = []
+    for name in header:
+        if name not in known:
+            return None
+        f = contract.get(name)
+        if f.type == "string":
+            if f.enum:
+                if any(("," in e or '"' in e or not e or e != e.strip()) for e in f.enum):
+                    return None
+                p = b"(?:" + b"|".join(re.escape(e.encode()) for e in sorted(f.enum, key=len, reverse=True)) + b")"
+            elif f.required:
+                p = b"[^,%s]*[%s][^,]*" % (_VISIBLE, _VISIBLE)
+            else:
+                parts.append(b"[^,]*")
+                continue
+        elif f.type == "integer":
+            lo, hi = _bounds(f, BIGINT_MIN, BIGINT_MAX)
+            p = _int_range_re(int(math.ceil(lo)), int(math.floor(hi)))
+        elif f.type == "numeric":
+            p = _numeric_re(f)
+        elif f.type == "boolean":
+            p = b"(?:" + b"|".join(re.escape(b.encode()) for b in sorted(PG_BOOLS, key=len, reverse=True)) + b")"
+        elif f.type == "date":
+            p = _DATE_LINE
+        elif f.type == "timestamp":
+            p = _TS_LINE
+        else:
+            return None
+        if p is None:
+            return None
+        parts.append(p if f.required else b"(?:" + p + b")?")
+    return re.compile(b",".join(parts)).fullmatch

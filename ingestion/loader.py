@@ -46,6 +46,7 @@ from ingestion.convert import (
     STRICT_UNICODE,
     Bad,
     compile_converter,
+    compile_line_match,
     compile_passthrough,
     compile_struct_converter,
     copy_escape,
@@ -543,8 +544,8 @@ def _run_csv(contract: Contract, path: Path, rel: str, const: str, w: _RawWriter
     meta: list[tuple[int, bytes]] | None = [] if careful else None
     chunks = _chunks(path, hasher, utf8=True)
     const_b = const.encode("utf-8")
-    TAB = "\t"
     passthrough_b = None
+    match = None
     carry: list[bytes] = []
     eof = False
 
@@ -604,54 +605,18 @@ def _run_csv(contract: Contract, path: Path, rel: str, const: str, w: _RawWriter
             if eof:
                 break
             continue
-        if passthrough_b is not None and utf8 and not quotes and not specials:
-            # Valid UTF-8, no quotes, nothing to escape: one line is one record, split on commas.
-            # ASCII chunks are checked as str (cheapest there), others as bytes (no decoding).
-            if utf8 == 2:
-                srows: list[str] = []
-                for b in blines:
-                    n += 1
-                    t = b.decode()
-                    r = t.split(",")
-                    if len(r) == ncols and passthrough(r):
-                        if pending:
-                            blanks.flush(q)
-                        srows.append(f"{t.replace(',', TAB)}\t{n}\t{md5(b).hexdigest()}{const}")
-                        if len(srows) >= COPY_BATCH:
-                            rows.append("".join(srows).encode())
-                            srows = []
-                            w.write(rows, meta)
-                            rows = []
-                    else:
-                        slow(n, r, b, False, None, False)
-                if srows:
-                    rows.append("".join(srows).encode())
-            else:
-                for b in blines:
-                    n += 1
-                    r = b.split(b",")
-                    if len(r) == ncols and passthrough_b(r):
-                        if pending:
-                            blanks.flush(q)
-                        rows.append(b"%b\t%d\t%b%b" % (b.replace(b",", b"\t"), n, hexlify(md5(b).digest()), const_b))
-                    else:
-                        slow(n, b.decode("utf-8").split(","), b, False, None, False)
-            if len(rows) >= COPY_BATCH or (careful and rows):
-                w.write(rows, meta)
-                rows = []
-                meta = [] if careful else None
-            continue
-        tlines, bad = _decode_lines(blines)
-        nreal = len(tlines)
-        prev = 0
         if header is None:
+            # Only the header's own lines are decoded and parsed here; the rest of the chunk
+            # takes the same way as any later chunk.
+            head = blines[:MAX_RECORD_LINES + 1]
+            tlines, bad = _decode_lines(head)
             reader = csv.reader(tlines + [_SENTINEL])
             try:
                 first = next(reader)
             except csv.Error as e:
                 raise LoadError(f"{rel}: unreadable CSV header ({e})") from None
-            if reader.line_num > nreal:  # header still open at the end of the chunk
-                if eof or nreal > MAX_RECORD_LINES:
+            if reader.line_num > len(head):  # header still open at the end of the chunk
+                if eof or len(head) > MAX_RECORD_LINES:
                     raise LoadError(f"{rel}: unreadable CSV header (unterminated quoted field)")
                 carry = blines
                 continue
@@ -669,67 +634,73 @@ def _run_csv(contract: Contract, path: Path, rel: str, const: str, w: _RawWriter
             escaping = compile_converter(contract, "csv", escape=True, header=header, columns=columns, null="")
             passthrough = None if careful else compile_passthrough(contract, header)
             passthrough_b = None if careful else compile_passthrough(contract, header, binary=True)
-            prev = reader.line_num
-            if prev:
-                blines, tlines = blines[prev:], tlines[prev:]
-                nreal -= prev
-                prev = 0
-                if bad:
-                    bad = {i - reader.line_num for i in bad}
-        if passthrough is not None and bad is None and not quotes and not specials:
-            # The header chunk, when it qualifies for the same fast path.
-            for i, t in enumerate(tlines):
+            match = None if passthrough_b is None else compile_line_match(contract, header)
+            blines = blines[reader.line_num:]
+            if not blines:
+                continue
+        if passthrough_b is not None and utf8 and not quotes and not specials:
+            # Valid UTF-8, no quotes, nothing to escape: one line is one record, split on commas.
+            # One regex match accepts the common line; others are checked value by value.
+            for b in blines:
                 n += 1
-                r = t.split(",")
-                if len(r) == ncols and passthrough(r):
+                if match is None or match(b) is None:
+                    r = b.split(b",")
+                    if len(r) != ncols or not passthrough_b(r):
+                        slow(n, b.decode("utf-8").split(","), b, False, None, False)
+                        continue
+                if pending:
+                    blanks.flush(q)
+                rows.append(b"%b\t%d\t%b%b" % (b.replace(b",", b"\t"), n, hexlify(md5(b).digest()), const_b))
+            if len(rows) >= COPY_BATCH or (careful and rows):
+                w.write(rows, meta)
+                rows = []
+                meta = [] if careful else None
+            continue
+        tlines, bad = _decode_lines(blines)
+        nreal = len(tlines)
+        prev = 0
+        reader = csv.reader(tlines + [_SENTINEL])
+        while True:
+            try:
+                r = next(reader)
+                err = None
+            except StopIteration:
+                break
+            except csv.Error as e:
+                r, err = None, e
+            k = reader.line_num
+            if k - prev == 1 and k <= nreal:
+                n += 1
+                t = tlines[prev]
+                prev = k
+                b = blines[k - 1]
+                if (passthrough is not None and err is None and (bad is None or k - 1 not in bad)
+                        and '"' not in t and not (specials and _csv_special(b))
+                        and ((match is not None and match(b) is not None)
+                             or (len(r) == ncols and passthrough(r)))):
                     if pending:
                         blanks.flush(q)
-                    b = blines[i]
                     rows.append(b"%b\t%d\t%b%b" % (b.replace(b",", b"\t"), n, hexlify(md5(b).digest()), const_b))
                 else:
-                    slow(n, r, blines[i], False, None, False)
-        else:
-            reader = csv.reader(tlines + [_SENTINEL])
-            while True:
-                try:
-                    r = next(reader)
-                    err = None
-                except StopIteration:
-                    break
-                except csv.Error as e:
-                    r, err = None, e
-                k = reader.line_num
-                if k - prev == 1 and k <= nreal:
-                    n += 1
-                    t = tlines[prev]
-                    prev = k
-                    if (passthrough is not None and err is None and len(r) == ncols
-                            and (bad is None or k - 1 not in bad) and '"' not in t
-                            and not (specials and _csv_special(blines[k - 1])) and passthrough(r)):
-                        if pending:
-                            blanks.flush(q)
-                        b = blines[k - 1]
-                        rows.append(b"%b\t%d\t%b%b" % (b.replace(b",", b"\t"), n, hexlify(md5(b).digest()), const_b))
-                    else:
-                        slow(n, r, blines[k - 1], False, err, bool(bad) and (k - 1) in bad)
-                    continue
-                if k > nreal:
-                    if k - prev == 1:
-                        break  # the sentinel line itself: every record of the chunk is complete
-                    # A quoted field is still open at the end of the chunk.
-                    if not eof and nreal - prev <= MAX_RECORD_LINES:
-                        carry = blines[prev:]
-                        break
-                    n += 1
-                    if pending:
-                        blanks.flush(q)
-                    q.add(n, blines[prev], "malformed_csv (unterminated quoted field)")
-                    carry = blines[prev + 1:]
+                    slow(n, r, blines[k - 1], False, err, bool(bad) and (k - 1) in bad)
+                continue
+            if k > nreal:
+                if k - prev == 1:
+                    break  # the sentinel line itself: every record of the chunk is complete
+                # A quoted field is still open at the end of the chunk.
+                if not eof and nreal - prev <= MAX_RECORD_LINES:
+                    carry = blines[prev:]
                     break
                 n += 1
-                is_bad = bool(bad) and any(i in bad for i in range(prev, k))
-                slow(n, r, b"\n".join(blines[prev:k]), True, err, is_bad)
-                prev = k
+                if pending:
+                    blanks.flush(q)
+                q.add(n, blines[prev], "malformed_csv (unterminated quoted field)")
+                carry = blines[prev + 1:]
+                break
+            n += 1
+            is_bad = bool(bad) and any(i in bad for i in range(prev, k))
+            slow(n, r, b"\n".join(blines[prev:k]), True, err, is_bad)
+            prev = k
         if len(rows) >= COPY_BATCH or (careful and rows):
             w.write(rows, meta)
             rows = []
