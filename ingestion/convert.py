@@ -31,6 +31,11 @@ from typing import Any, Callable
 
 from ingestion.contract import Contract, Field
 
+try:  # the builtin md5 has less per-call overhead than OpenSSL's for short records
+    from _md5 import md5 as _md5
+except ImportError:  # pragma: no cover
+    from hashlib import md5 as _md5
+
 try:  # msgspec ships with Airflow; ~3x faster decode and ~10x faster encode than json.
     import msgspec
 
@@ -581,10 +586,19 @@ def record_struct(contract: Contract) -> type | None:
     return msgspec.defstruct(f"{contract.source}_record", fields, forbid_unknown_fields=True)
 
 
-def compile_struct_converter(contract: Contract, escape: bool) -> Callable[[Any], str]:
-    """Converter for records decoded with :func:`record_struct` (types already checked)."""
+def compile_struct_converter(contract: Contract, escape: bool, tail: str | None = None) -> Callable[..., str]:
+    """Converter for records decoded with :func:`record_struct` (types already checked).
+
+    With ``tail`` (the constant lineage columns and the line terminator) the function is
+    ``convert(record, line_number, raw_line)`` and returns the whole COPY row: the fields,
+    the line number, md5 of the raw line and ``tail`` (one string built per row)."""
     g = _Gen()
-    g.emit(0, "def convert(r):")
+    if tail is None:
+        g.emit(0, "def convert(r):")
+    else:
+        g.const("TAIL", tail)
+        g.const("MD5", _md5)
+        g.emit(0, "def convert(r, n, line):")
     cells = []
     for i, f in enumerate(contract.fields):
         n = repr(f.name)
@@ -621,7 +635,9 @@ def compile_struct_converter(contract: Contract, escape: bool) -> Callable[[Any]
             if escape:
                 body.append(f"c{i} = {g.const(f'ESCR{i}', _esc_raw_json_field(f.name))}(c{i})")
         g.emit(ind, *body)
-    g.emit(1, "return f'" + "\\t".join(cells) + "'")
+    if tail is not None:
+        cells += ["{n}", "{MD5(line).hexdigest()}"]
+    g.emit(1, "return f'" + "\\t".join(cells) + ("{TAIL}'" if tail is not None else "'"))
     return _finish(g, f"<struct converter {contract.source}{' escaping' if escape else ''}>")
 
 

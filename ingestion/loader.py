@@ -411,8 +411,8 @@ def _run_jsonl(contract: Contract, path: Path, const: str, w: _RawWriter, q: _Qu
         import msgspec
 
         sdecode = msgspec.json.Decoder(struct).decode
-        splain = compile_struct_converter(contract, escape=False)
-        sescaping = compile_struct_converter(contract, escape=True)
+        splain = compile_struct_converter(contract, escape=False, tail=const)
+        sescaping = compile_struct_converter(contract, escape=True, tail=const)
     known = frozenset(contract.field_names)
     md5 = _md5
     pending = blanks.pending
@@ -460,28 +460,27 @@ def _run_jsonl(contract: Contract, path: Path, const: str, w: _RawWriter, q: _Qu
                 n += 1
                 slow(n, line)
         elif not specials:
+            append = rows.append
             for line in lines:
                 n += 1
                 try:
-                    row = splain(sdecode(line))
+                    append(splain(sdecode(line), n, line))
                 except Exception:
                     slow(n, line)
                     continue
                 if pending:
                     blanks.flush(q)
-                rows.append(f"{row}\t{n}\t{md5(line).hexdigest()}{const}")
         else:
             for line in lines:
                 n += 1
                 try:
                     r = sdecode(line)
-                    row = sescaping(r) if b"\\" in line or b"\t" in line else splain(r)
+                    rows.append(sescaping(r, n, line) if b"\\" in line or b"\t" in line else splain(r, n, line))
                 except Exception:
                     slow(n, line)
                     continue
                 if pending:
                     blanks.flush(q)
-                rows.append(f"{row}\t{n}\t{md5(line).hexdigest()}{const}")
         if len(rows) >= COPY_BATCH or careful:
             w.write(rows, meta)
             rows = []
