@@ -32,11 +32,13 @@ def airflow_env(base: dict[str, str] | None = None) -> dict[str, str]:
 
 def ensure_metadata_db(env: dict[str, str]) -> None:
     """Create/upgrade the Airflow metadata database once per Airflow version."""
-    import airflow
+    from importlib.metadata import version
 
+    # Not `import airflow`: importing it here, before AIRFLOW_HOME applies, would write a
+    # default ~/airflow/airflow.cfg on the operator's machine.
     home = Path(env["AIRFLOW_HOME"])
     home.mkdir(parents=True, exist_ok=True)
-    marker = home / f".migrated-{airflow.__version__}"
+    marker = home / f".migrated-{version('apache-airflow')}"
     if marker.exists() and (home / "airflow.db").exists():
         return
     airflow_bin = str(Path(sys.executable).parent / "airflow")

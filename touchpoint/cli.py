@@ -54,7 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         dates = dates_between(args.start, args.end)
     else:
         raise SystemExit("touchpoint run: give --date YYYY-MM-DD, or --start D1 --end D2 for a backfill")
-    outcomes = run(dates)
+    outcomes = run(dates, verbose=args.verbose_airflow)
     failed = [o for o in outcomes if o.state != "success"]
     if failed or len(outcomes) < len(dates):
         first = failed[0] if failed else None
@@ -106,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", type=_date, help="data (delivery) date YYYY-MM-DD")
     p.add_argument("--start", type=_date, help="first date of a backfill")
     p.add_argument("--end", type=_date, help="last date of a backfill (inclusive)")
+    p.add_argument("--verbose-airflow", action="store_true",
+                   help="stream Airflow's task logs to the console instead of .local/runs/<date>.log")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("rollback", help="serve the previously published version of the marts")

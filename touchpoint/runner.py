@@ -24,6 +24,7 @@ class RunOutcome:
     run_id: str | None
     state: str
     seconds: float
+    log_file: object = None
 
 
 def dates_between(start: date, end: date) -> list[date]:
@@ -47,23 +48,43 @@ def prepare(url: str) -> dict[str, str]:
     return env
 
 
-def run_date(data_date: date, env: dict[str, str]) -> RunOutcome:
-    result_file = settings().local_dir / "runs" / f"{data_date.isoformat()}.json"
-    result_file.parent.mkdir(parents=True, exist_ok=True)
+def run_date(data_date: date, env: dict[str, str], verbose: bool = False) -> RunOutcome:
+    """Run the DAG for one date in a child process; its Airflow log goes to a file."""
+    runs_dir = settings().local_dir / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    result_file = runs_dir / f"{data_date.isoformat()}.json"
+    log_file = runs_dir / f"{data_date.isoformat()}.log"
     result_file.unlink(missing_ok=True)
     started = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "touchpoint.dagrun", "--date", data_date.isoformat(), "--result", str(result_file)],
-        env=env,
-    )
+    cmd = [sys.executable, "-m", "touchpoint.dagrun", "--date", data_date.isoformat(), "--result", str(result_file)]
+    if verbose:
+        proc = subprocess.run(cmd, env=env)
+    else:
+        print(f"Airflow log: {log_file}", flush=True)
+        with log_file.open("w") as log:
+            proc = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     seconds = time.monotonic() - started
     if result_file.exists():
         info = json.loads(result_file.read_text())
-        return RunOutcome(data_date, info["run_id"], info["state"], seconds)
-    return RunOutcome(data_date, None, f"crashed (exit {proc.returncode})", seconds)
+        outcome = RunOutcome(data_date, info["run_id"], info["state"], seconds, log_file)
+    else:
+        outcome = RunOutcome(data_date, None, f"crashed (exit {proc.returncode})", seconds, log_file)
+    if outcome.state != "success" and not verbose:
+        _print_failure_excerpt(log_file)
+    return outcome
 
 
-def run(dates: list[date]) -> list[RunOutcome]:
+def _print_failure_excerpt(log_file) -> None:
+    """The lines of the Airflow log that say what failed, so nobody has to open it first."""
+    lines = log_file.read_text(errors="replace").splitlines()
+    errors = [line for line in lines if "[error" in line or "Error:" in line or "Exception:" in line]
+    excerpt = (errors or lines)[-15:]
+    print("What failed (from the Airflow log):", file=sys.stderr)
+    for line in excerpt:
+        print("  " + line[:400], file=sys.stderr)
+
+
+def run(dates: list[date], verbose: bool = False) -> list[RunOutcome]:
     from touchpoint.summary import print_summary
 
     url = warehouse.start()
@@ -71,7 +92,7 @@ def run(dates: list[date]) -> list[RunOutcome]:
     outcomes = []
     for day in dates:
         print(f"== touchpoint_nightly for data date {day} ==", flush=True)
-        outcome = run_date(day, env)
+        outcome = run_date(day, env, verbose)
         print_summary(url, outcome)
         outcomes.append(outcome)
         if outcome.state != "success" and os.environ.get("TOUCHPOINT_CONTINUE_ON_FAILURE") != "1":
