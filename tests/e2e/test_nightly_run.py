@@ -122,6 +122,8 @@ def test_failing_audit_blocks_and_leaves_marts_byte_for_byte_unchanged(scenario,
     proc = scenario["run"]("run", "--date", DAY2.isoformat(), extra_env={"TOUCHPOINT_EXPECTATIONS_DIR": str(strict)})
     assert proc.returncode != 0
     assert "Publication: blocked" in proc.stdout
+    # the operator sees why without opening the Airflow log
+    assert "What failed" in proc.stderr and "expect_table_row_count_to_be_between" in proc.stderr
     assert snapshot(scenario["url"]) == before
     with psycopg.connect(scenario["url"]) as conn:
         decision, failed = conn.execute(
