@@ -7,6 +7,7 @@ uses it and nothing is started. Run as root, the server runs as an unprivileged 
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import pwd
 import secrets
@@ -81,12 +82,38 @@ def _unprivileged_user() -> str | None:
     raise WarehouseError("running as root but neither a 'postgres' nor a 'nobody' user exists to run the server")
 
 
+def _can_reach(user: str, path: Path) -> bool:
+    """Can `user` traverse to `path` (its nearest existing ancestor, when it doesn't exist yet)?"""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    entry = pwd.getpwnam(user)
+    return subprocess.run(["test", "-x", str(probe)], user=entry.pw_uid, group=entry.pw_gid,
+                          extra_groups=[]).returncode == 0
+
+
+def _pg_dir(cfg: Settings, run_as: str | None) -> Path:
+    """Where the cluster lives: .local/pg, unless the server user cannot reach it.
+
+    As root the server runs as an unprivileged user; a clone under a 0700 folder (say
+    /root/src) is out of its reach, so the cluster then lives in a private folder of its
+    own under /var/tmp, one per checkout.
+    """
+    if run_as is None or _can_reach(run_as, cfg.pg_dir):
+        return cfg.pg_dir
+    digest = hashlib.sha1(str(cfg.pg_dir).encode()).hexdigest()[:12]
+    fallback = Path("/var/tmp") / f"touchpoint-pg-{digest}"
+    fallback.mkdir(mode=0o700, exist_ok=True)
+    return fallback
+
+
 def cluster(cfg: Settings | None = None) -> Cluster:
     cfg = cfg or settings()
     bin_dir = find_bin_dir()
     if bin_dir is None:
         raise WarehouseError(NO_SERVER_HELP)
-    pg_dir = cfg.pg_dir
+    run_as = _unprivileged_user()
+    pg_dir = _pg_dir(cfg, run_as)
     return Cluster(
         bin_dir=bin_dir,
         data_dir=pg_dir / "data",
@@ -94,7 +121,7 @@ def cluster(cfg: Settings | None = None) -> Cluster:
         log_file=pg_dir / "server.log",
         password_file=pg_dir / "password",
         port=cfg.embedded_port,
-        run_as=_unprivileged_user(),
+        run_as=run_as,
     )
 
 
@@ -117,19 +144,6 @@ def _chown_tree(c: Cluster, path: Path) -> None:
             os.chown(p, entry.pw_uid, entry.pw_gid)
 
 
-def _check_traversable(c: Cluster) -> None:
-    """As root the server user must be able to reach .local/pg (e.g. not under a 0700 /root)."""
-    if not c.run_as:
-        return
-    probe = subprocess.run(["test", "-x", str(c.data_dir.parent)], user=pwd.getpwnam(c.run_as).pw_uid)
-    if probe.returncode != 0:
-        raise WarehouseError(
-            f"the server runs as the unprivileged user {c.run_as!r}, who cannot reach {c.data_dir.parent} "
-            f"(a parent folder is not world-searchable). Clone the repo under a readable path, run as a "
-            f"normal user, or set TOUCHPOINT_LOCAL_DIR to a folder {c.run_as!r} can reach."
-        )
-
-
 def is_running(c: Cluster) -> bool:
     if not (c.data_dir / "PG_VERSION").exists():
         return False
@@ -150,7 +164,6 @@ def _init(c: Cluster) -> None:
         c.password_file.write_text(secrets.token_urlsafe(18) + "\n")
     os.chmod(c.password_file, 0o600)
     _chown_tree(c, pg_dir)
-    _check_traversable(c)
     _run(c, [
         "initdb", "-D", str(c.data_dir), "-U", DB_USER, "--pwfile", str(c.password_file),
         "-E", "UTF8", "--no-locale", "--auth-local=trust", "--auth-host=scram-sha-256",

@@ -1,6 +1,7 @@
 """Embedded warehouse bootstrap: a private cluster of its own, idempotent, overridable."""
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -99,3 +100,20 @@ def test_settings_defaults_point_into_the_repo(monkeypatch):
     assert cfg.local_dir == REPO_ROOT / ".local"
     assert cfg.landing_dir == REPO_ROOT / "landing"
     assert cfg.pg_dir == REPO_ROOT / ".local" / "pg"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs the server as another user")
+def test_as_root_a_clone_the_server_user_cannot_reach_still_gets_a_cluster(private_cluster_env, monkeypatch):
+    # GIVEN a Touchpoint home inside a 0700 folder (like a clone under /root)
+    locked = private_cluster_env / "locked"
+    locked.mkdir(parents=True)
+    os.chmod(locked, 0o700)
+    monkeypatch.setenv("TOUCHPOINT_LOCAL_DIR", str(locked / "home"))
+    # WHEN started THEN the cluster lives in a private folder the server user can reach
+    url = warehouse.start()
+    c = warehouse.cluster()
+    assert str(c.data_dir).startswith("/var/tmp/touchpoint-pg-")
+    with psycopg.connect(url) as conn:
+        assert conn.execute("select 1").fetchone() == (1,)
+    assert warehouse.stop() == "embedded warehouse stopped"
+    subprocess.run(["rm", "-rf", str(c.data_dir.parent)], check=False)
