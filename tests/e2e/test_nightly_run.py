@@ -142,8 +142,15 @@ def test_next_good_night_publishes_and_rollback_restores_the_previous_version(sc
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     second = snapshot(scenario["url"])
     assert second["data"] != first["data"]  # day 2 brought new data
+    identity_state = "select count(*), md5(string_agg(t::text, '|' order by t::text)) from identity.identifier_map t"
+    with psycopg.connect(scenario["url"]) as conn:
+        identity_before = conn.execute(identity_state).fetchone()
     back = scenario["run"]("rollback")
     assert back.returncode == 0, back.stderr
     assert first_version in back.stdout
     restored = snapshot(scenario["url"])
     assert restored["data"] == first["data"]
+    # incremental state outside the published schema is untouched by publish and rollback
+    with psycopg.connect(scenario["url"]) as conn:
+        assert conn.execute(identity_state).fetchone() == identity_before
+        assert identity_before[0] > 0
