@@ -37,22 +37,8 @@ sys.path.insert(0, str(REPO))
 from touchpoint import warehouse  # noqa: E402
 from touchpoint.db import with_database  # noqa: E402
 from touchpoint.identity import resolve  # noqa: E402
-from touchpoint.identity.state import max_component_size  # noqa: E402
+from touchpoint.identity.state import EDGES_STANDIN_DDL, max_component_size  # noqa: E402
 
-EDGES_DDL = """
-create schema if not exists intermediate;
-create table intermediate.int_identifier_edges_collected (
-    identifier_a_type text not null,
-    identifier_a_value text not null,
-    identifier_b_type text,
-    identifier_b_value text,
-    source text not null,
-    record_id text not null,
-    seen_at timestamptz not null,
-    _load_id text,
-    _loaded_at timestamptz not null
-);
-"""
 
 # People: p in 1..N. h(p, salt) is a deterministic pseudo-random 0..99.
 PEOPLE_SQL = """
@@ -124,7 +110,7 @@ def bench_size(base_url: str, n: int) -> dict:
         night2 = datetime(2026, 11, 2, 3, tzinfo=timezone.utc)
         t = time.perf_counter()
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(EDGES_DDL)
+            conn.execute(EDGES_STANDIN_DDL)
             conn.execute(PEOPLE_SQL, {"n": n})
             conn.execute(NIGHT1_SQL, {"loaded": night1})
             conn.execute("create index on intermediate.int_identifier_edges_collected (_loaded_at)")

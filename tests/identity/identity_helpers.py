@@ -6,21 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 
-from touchpoint.identity.state import ensure_identity_tables
+from touchpoint.identity.state import EDGES_STANDIN_DDL, ensure_identity_tables
 
-EDGES_DDL = """
-create table if not exists intermediate.int_identifier_edges_collected (
-    identifier_a_type text not null,
-    identifier_a_value text not null,
-    identifier_b_type text,
-    identifier_b_value text,
-    source text not null,
-    record_id text not null,
-    seen_at timestamptz not null,
-    _load_id text,
-    _loaded_at timestamptz not null
-)
-"""
 
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
@@ -32,7 +19,7 @@ class Edges:
         self.url = url
         self.records = 0
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(EDGES_DDL)
+            conn.execute(EDGES_STANDIN_DDL)
             ensure_identity_tables(conn)
 
     def add(self, night: int, source: str, *identifiers: tuple[str, str]) -> None:

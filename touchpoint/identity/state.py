@@ -161,3 +161,21 @@ def write_watermark(conn: psycopg.Connection, watermark) -> None:
         """,
         (watermark,),
     )
+
+
+# Shape of the dbt model intermediate.int_identifier_edges_collected (the resolver's
+# input), for the tests and the benchmark that fill it directly instead of via dbt.
+EDGES_STANDIN_DDL = """
+create schema if not exists intermediate;
+create table if not exists intermediate.int_identifier_edges_collected (
+    identifier_a_type text not null,
+    identifier_a_value text not null,
+    identifier_b_type text,
+    identifier_b_value text,
+    source text not null,
+    record_id text not null,
+    seen_at timestamptz not null,
+    _load_id text,
+    _loaded_at timestamptz not null
+)
+"""
