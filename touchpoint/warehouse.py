@@ -102,9 +102,7 @@ def _pg_dir(cfg: Settings, run_as: str | None) -> Path:
     if run_as is None or _can_reach(run_as, cfg.pg_dir):
         return cfg.pg_dir
     digest = hashlib.sha1(str(cfg.pg_dir).encode()).hexdigest()[:12]
-    fallback = Path("/var/tmp") / f"touchpoint-pg-{digest}"
-    fallback.mkdir(mode=0o700, exist_ok=True)
-    return fallback
+    return Path("/var/tmp") / f"touchpoint-pg-{digest}"  # created by initdb's set-up, not here
 
 
 def cluster(cfg: Settings | None = None) -> Cluster:
