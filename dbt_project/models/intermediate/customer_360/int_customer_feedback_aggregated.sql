@@ -56,11 +56,7 @@ latest_nps_responses as (
     select
         customer_id,
         score as latest_nps_score,
-        case
-            when score >= 9 then 'promoter'
-            when score >= 7 then 'passive'
-            when score >= 0 then 'detractor'
-        end as nps_group
+        {{ nps_group('score') }} as nps_group
     from nps_responses_ranked
     where recency_rank = 1
 

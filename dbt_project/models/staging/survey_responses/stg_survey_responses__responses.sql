@@ -41,11 +41,7 @@ final as (
         response_id,
         survey_type,
         score,
-        case
-            when survey_type = 'nps' and score >= 9 then 'promoter'
-            when survey_type = 'nps' and score >= 7 then 'passive'
-            when survey_type = 'nps' then 'detractor'
-        end as nps_category,
+        case when survey_type = 'nps' then {{ nps_group('score') }} end as nps_category,
         touchpoint,
         channel,
         account_id,
