@@ -26,15 +26,11 @@ import time
 import uuid
 from binascii import hexlify
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Callable, Iterator
-
-try:  # the builtin md5 has less per-call overhead than OpenSSL's for short records
-    from _md5 import md5 as _md5
-except ImportError:  # pragma: no cover
-    _md5 = hashlib.md5
 
 import psycopg
 from psycopg.copy import QueuedLibpqWriter
@@ -52,6 +48,8 @@ from ingestion.convert import (
     copy_escape,
     json_decode,
     json_encode,
+    record_digest,
+    record_hash,
     record_struct,
 )
 from ingestion.registry import CONTRACTS, SOURCE_NAMES
@@ -61,6 +59,7 @@ log = logging.getLogger("touchpoint.ingest")
 FILE_SUFFIXES = {".jsonl": "jsonl", ".jsonl.gz": "jsonl", ".csv": "csv", ".csv.gz": "csv"}
 READ_CHUNK = 4 << 20      # bytes read from the file at a time
 COPY_BATCH = 4000         # rows per COPY write
+JSONL_BATCH = 256         # JSON lines per fast-path batch (one comprehension)
 QUARANTINE_SPOOL = 16 << 20  # quarantine rows kept in memory before spilling to a temp file
 MAX_LOGGED_REJECTS = 20   # per file, in the log (line number + reason only, never the record)
 
@@ -104,20 +103,30 @@ class FileResult:
 # Reading
 
 
+# hashlib releases the GIL on large buffers: the file checksum is computed on this thread
+# while the parser runs, on the core the COPY backend leaves partly idle.
+_HASH_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="touchpoint-checksum")
+
+
 class _HashingReader:
-    """A binary file whose bytes, as delivered (compressed for .gz), feed a hash as they are read."""
+    """A binary file whose bytes, as delivered (compressed for .gz), feed a hash as they are
+    read; the hash is updated on a helper thread, in order, and complete once closed."""
 
     def __init__(self, path: Path, hasher):
         self._fh = open(path, "rb")
         self._hasher = hasher
+        self._last: Future | None = None
 
     def read(self, size: int = -1) -> bytes:
         data = self._fh.read(size)
-        self._hasher.update(data)
+        if data:
+            self._last = _HASH_THREAD.submit(self._hasher.update, data)
         return data
 
     def close(self) -> None:
         self._fh.close()
+        if self._last is not None:
+            self._last.result()  # a single worker runs updates in order: this is the last one
 
 
 def _open(path: Path, hasher=None):
@@ -414,7 +423,7 @@ def _run_jsonl(contract: Contract, path: Path, const: str, w: _RawWriter, q: _Qu
         splain = compile_struct_converter(contract, escape=False, tail=const)
         sescaping = compile_struct_converter(contract, escape=True, tail=const)
     known = frozenset(contract.field_names)
-    md5 = _md5
+    rhash = record_hash
     pending = blanks.pending
     n = 0
     rows: list[str] = []
@@ -446,13 +455,13 @@ def _run_jsonl(contract: Contract, path: Path, const: str, w: _RawWriter, q: _Qu
         if pending:
             blanks.flush(q)
         if d.keys() <= known:
-            rows.append(f"{row}\t{n}\t{md5(line).hexdigest()}{const}")
+            rows.append(f"{row}\t{n}\t{rhash(line)}{const}")
             if meta is not None:
                 meta.append((n, line))
         else:
             ex = {k: v for k, v in d.items() if k not in known}
             extra_counts.update(k for k, v in ex.items() if v is not None)
-            w.write_extra(f"{row}\t{n}\t{md5(line).hexdigest()}\t{copy_escape(json_encode(ex))}{const}", n, line)
+            w.write_extra(f"{row}\t{n}\t{rhash(line)}\t{copy_escape(json_encode(ex))}{const}", n, line)
 
     for lines, _quotes, specials, _utf8 in _chunks(path, hasher):
         if struct is None:
@@ -460,14 +469,25 @@ def _run_jsonl(contract: Contract, path: Path, const: str, w: _RawWriter, q: _Qu
                 n += 1
                 slow(n, line)
         elif not specials:
+            # Batches of lines in one comprehension; a batch with a line the fast path refuses
+            # is redone line by line.
             append = rows.append
-            for line in lines:
-                n += 1
+            for start in range(0, len(lines), JSONL_BATCH):
+                batch = lines[start:start + JSONL_BATCH]
                 try:
-                    append(splain(sdecode(line), n, line))
+                    rows += [splain(sdecode(line), k, line) for k, line in enumerate(batch, n + 1)]
                 except Exception:
-                    slow(n, line)
+                    for line in batch:
+                        n += 1
+                        try:
+                            append(splain(sdecode(line), n, line))
+                        except Exception:
+                            slow(n, line)
+                            continue
+                        if pending:
+                            blanks.flush(q)
                     continue
+                n += len(batch)
                 if pending:
                     blanks.flush(q)
         else:
@@ -532,7 +552,8 @@ def _run_csv(contract: Contract, path: Path, rel: str, const: str, w: _RawWriter
     spanning lines) is carried over and re-parsed with the next chunk.  Rows whose values
     PostgreSQL reads as written pass through as the raw line with commas turned into tabs
     (COPY null ''), the rest through the converter."""
-    md5 = _md5
+    rhash = record_hash
+    rdigest = record_digest
     pending = blanks.pending
     n = 0
     header: list[str] | None = None
@@ -570,9 +591,9 @@ def _run_csv(contract: Contract, path: Path, rel: str, const: str, w: _RawWriter
             if extra_idx:
                 ex = {h: r[i] for i, h in extra_idx}
                 extra_counts.update(h for h, v in ex.items() if v != "")
-                row = f"{row}\t{n}\t{md5(raw).hexdigest()}\t{copy_escape(json_encode(ex))}{const}"
+                row = f"{row}\t{n}\t{rhash(raw)}\t{copy_escape(json_encode(ex))}{const}"
             else:
-                row = f"{row}\t{n}\t{md5(raw).hexdigest()}{const}"
+                row = f"{row}\t{n}\t{rhash(raw)}{const}"
         except Bad as b:
             if pending:
                 blanks.flush(q)
@@ -649,7 +670,7 @@ def _run_csv(contract: Contract, path: Path, rel: str, const: str, w: _RawWriter
                         continue
                 if pending:
                     blanks.flush(q)
-                rows.append(b"%b\t%d\t%b%b" % (b.replace(b",", b"\t"), n, hexlify(md5(b).digest()), const_b))
+                rows.append(b"%b\t%d\t%b%b" % (b.replace(b",", b"\t"), n, hexlify(rdigest(b)), const_b))
             if len(rows) >= COPY_BATCH or (careful and rows):
                 w.write(rows, meta)
                 rows = []
@@ -679,7 +700,7 @@ def _run_csv(contract: Contract, path: Path, rel: str, const: str, w: _RawWriter
                              or (len(r) == ncols and passthrough(r)))):
                     if pending:
                         blanks.flush(q)
-                    rows.append(b"%b\t%d\t%b%b" % (b.replace(b",", b"\t"), n, hexlify(md5(b).digest()), const_b))
+                    rows.append(b"%b\t%d\t%b%b" % (b.replace(b",", b"\t"), n, hexlify(rdigest(b)), const_b))
                 else:
                     slow(n, r, blines[k - 1], False, err, bool(bad) and (k - 1) in bad)
                 continue
