@@ -159,6 +159,9 @@ def _chunks(path: Path, hasher=None, utf8: bool = False) -> Iterator[tuple[list[
     the file's bytes as delivered, so new files are read once: checksum and parse in one pass.
     With ``utf8`` a fourth value says whether the whole chunk is ASCII (2), other valid UTF-8 (1)
     or not valid UTF-8 (0; always 0 without ``utf8``)."""
+    if not utf8:
+        yield from _line_chunks(path, hasher)
+        return
     fh = _open(path, hasher)
     try:
         carry = b""
@@ -177,6 +180,40 @@ def _chunks(path: Path, hasher=None, utf8: bool = False) -> Iterator[tuple[list[
             yield _split(data, utf8)
         if carry:
             yield _split(carry, utf8)
+        if hasher is not None:
+            while fh.read(1 << 20):  # anything the parser did not need still counts
+                pass
+    finally:
+        fh.close()
+
+
+def _line_chunks(path: Path, hasher=None) -> Iterator[tuple[list[bytes], bool, bool, int]]:
+    """_chunks without the UTF-8 flag, with no copy of the 4 MiB read: the read is split as
+    it is and its unfinished last line carried into the next read's first line.  The flags
+    are those of the read plus the carried part (a flag may be set by a line the chunk does
+    not hold yet: that only sends the chunk down the slower, escaping path)."""
+    fh = _open(path, hasher)
+    try:
+        carry = b""
+        while True:
+            data = fh.read(READ_CHUNK)
+            if not data:
+                break
+            lines = data.split(b"\n")
+            tail = lines.pop()  # after the last newline: the start of a line the next read ends
+            if not lines:
+                carry += tail
+                continue
+            if carry:
+                lines[0] = carry + lines[0]
+            cr = b"\r" in data or b"\r" in carry
+            if cr:
+                lines = [ln[:-1] if ln[-1:] == b"\r" else ln for ln in lines]
+            special = cr or b"\\" in data or b"\t" in data or b"\x00" in data or _csv_special(carry)
+            yield lines, b'"' in data or b'"' in carry, special, 0
+            carry = tail
+        if carry:
+            yield _split(carry)
         if hasher is not None:
             while fh.read(1 << 20):  # anything the parser did not need still counts
                 pass
