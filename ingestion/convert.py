@@ -597,9 +597,11 @@ def record_struct(contract: Contract) -> type | None:
             fields.append((f.name, tp))
         else:
             fields.append((f.name, Optional[tp], None))
-    fields.sort(key=lambda x: len(x) == 3)  # required (no default) first
-    # gc=False: the fields are str/int/float/bool/Raw/None, which cannot form reference cycles.
-    return msgspec.defstruct(f"{contract.source}_record", fields, forbid_unknown_fields=True, gc=False)
+    # Fields in the contract's order, which is the order exports write keys in: msgspec looks for
+    # the next field first (kw_only lets required and optional fields mix).  gc=False: the
+    # values are str/int/float/bool/Raw/None, which cannot form reference cycles.
+    return msgspec.defstruct(f"{contract.source}_record", fields, forbid_unknown_fields=True, gc=False,
+                             kw_only=True)
 
 
 def compile_struct_converter(contract: Contract, escape: bool, tail: str | None = None) -> Callable[..., str]:

@@ -351,7 +351,7 @@ class _RawWriter:
             self._careful(self.main_sql, rows, meta)
             return
         if self._cp is None:
-            self._cm = self.cur.copy(self.main_sql, writer=QueuedLibpqWriter(self.cur))
+            self._cm = self.cur.copy(self.main_sql, writer=_SliceWriter(self.cur))
             self._cp = self._cm.__enter__()
         self._cp.write(b"".join(rows) if rows[0].__class__ is bytes else "".join(rows).encode("utf-8"))
 
@@ -410,6 +410,22 @@ class _RawWriter:
                 self.q.add(line_number, raw, f"rejected_by_postgres (SQLSTATE {exc.sqlstate})")
             except UnicodeEncodeError:
                 self.q.add(line_number, raw, "invalid_unicode (lone surrogate)")
+
+
+class _SliceWriter(QueuedLibpqWriter):
+    """psycopg's queued COPY writer, but a large buffer is queued as memoryview slices of it
+    rather than copies (the whole COPY stream would otherwise be copied once more)."""
+
+    def write(self, data) -> None:
+        if len(data) <= _COPY_PIECE:
+            super().write(data)
+            return
+        view = memoryview(data)
+        for i in range(0, len(data), _COPY_PIECE):
+            super().write(view[i:i + _COPY_PIECE])
+
+
+_COPY_PIECE = 128 * 1024  # psycopg's MAX_BUFFER_SIZE: larger pieces make libpq slower
 
 
 class _Blanks:
