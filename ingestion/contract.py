@@ -39,7 +39,7 @@ LINEAGE_COLUMNS: list[tuple[str, str, str]] = [
     ("_file_path", "text not null", "Landing file the row came from, relative to the landing directory."),
     ("_line_number", "integer not null", "Physical record number in the file (1-based; CSV data rows exclude the header)."),
     ("_logical_date", "date not null", "Delivery date: the landing folder the file sat in."),
-    ("_record_hash", "text not null", "md5 of the raw record text; equal hashes are exact duplicate re-sends."),
+    ("_record_hash", "text not null", "xxh3-128 (32 hex digits) of the raw record bytes; equal hashes are exact duplicate re-sends."),
     ("_extra", "jsonb", "Fields present in the record but not in the contract, kept verbatim."),
     ("_loaded_at", "timestamptz not null", "When the loader committed the row (UTC)."),
 ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import hashlib
 import json
 import os
 import subprocess
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import xxhash
 from psycopg.types.json import Jsonb
 
 from ingestion.registry import CONTRACTS
@@ -54,7 +54,7 @@ def insert_raw(conn: psycopg.Connection, source: str, records: list[dict], load:
            f"values ({', '.join(['%s'] * len(columns))})")
     for line_number, record in enumerate(records, start=1):
         values = [_db_value(contract.get(f), record.get(f), contract.naive_timezone) for f in contract.field_names]
-        record_hash = hashlib.md5(json.dumps(record, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        record_hash = xxhash.xxh3_128_hexdigest(json.dumps(record, sort_keys=True, ensure_ascii=False).encode())
         values += [load["_load_id"], f"{source}/{load['_logical_date']}/part.{contract.file_format}", line_number,
                    load["_logical_date"], record_hash, None, load["_loaded_at"]]
         conn.execute(sql, values)
