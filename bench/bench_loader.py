@@ -159,10 +159,21 @@ def raw_shaped_file(contract: Contract, landing_file: Path, landing_dir: Path, o
     return f"bench.{contract.source}_raw ({spec}"
 
 
+def psql_binary() -> str:
+    """psql on PATH, else next to the server binaries the embedded warehouse uses."""
+    found = shutil.which("psql")
+    if found:
+        return found
+    bin_dir = warehouse.find_bin_dir()
+    if bin_dir is not None and (bin_dir / "psql").exists():
+        return str(bin_dir / "psql")
+    raise SystemExit("bench_loader: psql not found (install the PostgreSQL client)")
+
+
 def run_psql(url: str, tz: str, sql: str) -> float:
     env = dict(os.environ, PGOPTIONS=f"-c TimeZone={tz}")
     t0 = time.perf_counter()
-    subprocess.run(["/usr/bin/psql", url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True, env=env,
+    subprocess.run([psql_binary(), url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True, env=env,
                    stdout=subprocess.DEVNULL)
     return time.perf_counter() - t0
 
