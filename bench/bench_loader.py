@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--sources", nargs="*", default=list(SOURCE_NAMES))
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=9)
     ap.add_argument("--generator", action="store_true",
                     help="bench the generator's first-day files (row counts vary) instead of synthetic files")
     ap.add_argument("--docs", action="store_true", help="write the table into docs/loading.md")
