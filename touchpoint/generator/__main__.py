@@ -1,4 +1,4 @@
-"""python -m touchpoint.generator --customers N --days D --start YYYY-MM-DD --seed S --out DIR"""
+"""python -m touchpoint.generator --customers N --days D --start YYYY-MM-DD [--history-days H] --seed S --out DIR"""
 import argparse
 import sys
 

@@ -6,6 +6,11 @@ entries, CRM changes and ad spend, and registers every identifier it exposes.
 Low-volume sources come out as ready contract records (dicts) per event day; the
 high-volume ones (web/app events, email events) come out as compact specs that the
 renderers in ``sources.py`` expand in parallel.
+
+With ``history_days`` H the simulation starts H days before the first delivery day:
+day indexes 0 .. H-1 are the history window, H .. H+D-1 the delivery days.  The
+simulation does not know about deliveries; the writers put everything from the
+history window into the first delivery (see ``writer.py``).
 """
 from __future__ import annotations
 
@@ -51,10 +56,15 @@ class Campaign:
 
 
 class World:
-    """Everything phase 1 decided; read-only for the renderers."""
+    """Everything phase 1 decided; read-only for the renderers.
 
-    def __init__(self, pop: Population, start: dt.date, days: int, seed: int):
+    ``start``/``days``/``dates`` span every simulated day, the history window included;
+    ``history_days`` is the index of the first delivery day (--start).
+    """
+
+    def __init__(self, pop: Population, start: dt.date, days: int, seed: int, history_days: int = 0):
         self.pop, self.start, self.days, self.seed = pop, start, days, seed
+        self.history_days = history_days
         self.start_epoch = midnight_kst_epoch(start)
         self.dates = [start + dt.timedelta(days=d) for d in range(days)]
         self.stages = np.zeros((pop.n, days), dtype=np.int8)
@@ -98,10 +108,12 @@ def _pick(rng: random.Random, weights: dict):
 
 
 class Simulator:
-    def __init__(self, customers: int, days: int, start: dt.date, seed: int):
+    def __init__(self, customers: int, days: int, start: dt.date, seed: int, history_days: int = 0):
+        """``start``/``days``: the first simulated day and the number of simulated days
+        (history window included); ``history_days``: how many of them precede --start."""
         self.start_epoch = midnight_kst_epoch(start)
         pop = build_population(customers, seed, self.start_epoch, days)
-        self.w = World(pop, start, days, seed)
+        self.w = World(pop, start, days, seed, history_days)
         self.pop = pop
         self.n, self.days = customers, days
         self.rng = random.Random(f"{seed}/sim")
@@ -230,7 +242,9 @@ class Simulator:
         })
 
     def initial_crm_snapshot(self) -> None:
-        """Day 1 delivers the full export of accounts that exist before the window."""
+        """The first delivery carries the full export of accounts that exist before the
+        simulation starts (with a history window: before its first day; the accounts
+        created or changed during the history window follow as their own versions)."""
         for i in range(self.n):
             if self.pop.kind[i] == CRM_EXISTING:
                 signup = self.pop.signup_epoch[i]
@@ -238,7 +252,8 @@ class Simulator:
                 self._crm_snapshot_row(i, updated)
 
     def _crm_snapshot_row(self, i: int, updated: int) -> None:
-        # The snapshot row is delivered on day 0 but carries its historical updated_at.
+        # The snapshot row is emitted on simulated day 0 (delivered with the first delivery)
+        # but carries its historical updated_at.
         before = len(self.w.records["crm_customers"][0])
         self.crm_row(i, self.start_epoch)
         self.w.records["crm_customers"][0][before]["updated_at"] = kst_iso(updated)
@@ -896,5 +911,7 @@ class Simulator:
         return w
 
 
-def simulate(customers: int, days: int, start: dt.date, seed: int) -> World:
-    return Simulator(customers, days, start, seed).run()
+def simulate(customers: int, days: int, start: dt.date, seed: int, history_days: int = 0) -> World:
+    """Simulate ``history_days`` days before ``start`` and ``days`` days from it."""
+    first = start - dt.timedelta(days=history_days)
+    return Simulator(customers, history_days + days, first, seed, history_days).run()

@@ -5,6 +5,11 @@ decides the delivery day (late arrivals: 1-3 days later), adds exact duplicate
 re-sends, inserts --bad-rate broken rows, and writes
 ``landing/<source>/<YYYY-MM-DD>/<source>_<YYYYMMDD>.<ext>`` once no more records
 can arrive for that day.  Field order always follows the contract.
+
+Day indexes before ``first`` (the history window of --history-days) have no delivery
+of their own: whatever would be delivered on them goes into the first delivery, one
+initial backfill, with its event timestamps unchanged.  Late arrivals and re-sends are
+drawn exactly as on any other day, then moved to the first delivery when still early.
 """
 from __future__ import annotations
 
@@ -37,7 +42,7 @@ def csv_cell(v) -> str:
 
 class SourceWriter:
     def __init__(self, source: str, landing: Path, dates: list, seed: int, bad_rate: float,
-                 late: bool = True):
+                 late: bool = True, first: int = 0):
         self.source = source
         self.contract = CONTRACTS[source]
         self.fields = self.contract.field_names
@@ -45,6 +50,7 @@ class SourceWriter:
         self.landing = landing
         self.dates = dates
         self.last = len(dates) - 1
+        self.first = first  # index of the first delivery day; earlier days are backfilled into it
         self.bad_rate = bad_rate
         self.late_enabled = late
         self.rng = random.Random(f"{seed}/{source}/delivery")
@@ -76,7 +82,10 @@ class SourceWriter:
         deliver = day
         if self.late_enabled and day < self.last and rng.random() < R.LATE_RATE:
             deliver = min(self.last, day + rng.choices((1, 2, 3), R.LATE_DAYS_WEIGHTS)[0])
-            self.late += 1
+            if deliver > self.first:  # later than the delivery it belongs in
+                self.late += 1
+        if deliver < self.first:
+            deliver = self.first  # the initial backfill
         self.buckets[deliver].append(line)
         if rng.random() < R.DUPLICATE_RATE:
             again = min(self.last, deliver + rng.choice((0, 0, 1, 2)))
@@ -91,7 +100,10 @@ class SourceWriter:
 
     def flush_before(self, day: int) -> None:
         while self.flushed < min(day, self.last + 1):
-            self._write(self.flushed)
+            if self.flushed >= self.first:
+                self._write(self.flushed)
+            else:  # history window: no delivery folder, nothing was put here
+                self.buckets[self.flushed] = self.resends[self.flushed] = None
             self.flushed += 1
 
     def close(self) -> None:
