@@ -252,6 +252,7 @@ def render_email(world: World, writer: SourceWriter) -> None:
 
 def render_records(world: World, writer: SourceWriter, source: str) -> None:
     for d in range(world.days):
+        writer.flush_before(d)
         for rec in world.records[source][d]:
             writer.add(rec, d)
     writer.close()

@@ -10,6 +10,8 @@ Day indexes before ``first`` (the history window of --history-days) have no deli
 of their own: whatever would be delivered on them goes into the first delivery, one
 initial backfill, with its event timestamps unchanged.  Late arrivals and re-sends are
 drawn exactly as on any other day, then moved to the first delivery when still early.
+A delivery that grows past ``SPILL_LINES`` before it is complete (the backfill of a long
+history) is written in parts as it grows, with the same bytes as in one piece.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from touchpoint.generator import rates as R
 from touchpoint.generator.faults import corrupt, csv_line_writer
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+SPILL_LINES = 100_000   # a pending delivery larger than this is written out at the next day boundary
 
 
 def csv_cell(v) -> str:
@@ -61,6 +64,7 @@ class SourceWriter:
         self.rows = self.duplicates = self.late = self.bad = 0
         self.bad_rows: list[tuple[str, str, int, str]] = []
         self.files: list[str] = []
+        self._part: list | None = None   # [day, file, records written] of a delivery being written in parts
         self._csv = csv_line_writer()
 
     # ------------------------------------------------------------------ adding
@@ -99,12 +103,19 @@ class SourceWriter:
         return f"{self.source}/{date.isoformat()}/{self.source}_{date:%Y%m%d}.{ext}"
 
     def flush_before(self, day: int) -> None:
+        """Write the deliveries before ``day``: no record can arrive for them any more."""
         while self.flushed < min(day, self.last + 1):
             if self.flushed >= self.first:
                 self._write(self.flushed)
             else:  # history window: no delivery folder, nothing was put here
                 self.buckets[self.flushed] = self.resends[self.flushed] = None
             self.flushed += 1
+        # The next delivery to write may already be large (the backfill of a long history):
+        # write what it has so far.  Only that one, so that the bad-row draws keep their order.
+        d = max(self.flushed, self.first)
+        if d <= self.last and len(self.buckets[d]) >= SPILL_LINES:
+            lines, self.buckets[d] = self.buckets[d], []
+            self._append(d, lines)
 
     def close(self) -> None:
         self.flush_before(self.last + 1)
@@ -113,22 +124,30 @@ class SourceWriter:
         lines = self.buckets[d]
         lines.extend(self.resends[d])
         self.buckets[d] = self.resends[d] = None  # free memory
+        self._append(d, lines)
+        self._part[1].close()
+        self._part = None
+        self.files.append(self.relpath(d))
+
+    def _append(self, d: int, lines: list) -> None:
+        """Write ``lines`` (with --bad-rate broken copies) to delivery ``d``'s file, opened on first use."""
         rel = self.relpath(d)
-        path = self.landing / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if self._part is None:
+            path = self.landing / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._part = [d, open(path, "wb", buffering=1 << 20), 0]
+            if self.is_csv:
+                self._part[1].write((",".join(self.fields) + "\n").encode())
+        part = self._part
+        assert part[0] == d, "deliveries are written one at a time, in order"
         self.rows += len(lines)
         if self.bad_rate > 0 and lines:
-            lines = self._with_bad_rows(lines, rel)
-        chunks = []
-        if self.is_csv:
-            chunks.append((",".join(self.fields) + "\n").encode())
-        for line in lines:
-            chunks.append(line.encode("utf-8") if isinstance(line, str) else line)
-        with open(path, "wb", buffering=1 << 20) as fh:
-            fh.write(b"".join(chunks))
-        self.files.append(rel)
+            lines = self._with_bad_rows(lines, rel, part[2])
+        part[1].write(b"".join(line.encode("utf-8") if isinstance(line, str) else line for line in lines))
+        part[2] += len(lines)
 
-    def _with_bad_rows(self, lines: list, rel: str) -> list:
+    def _with_bad_rows(self, lines: list, rel: str, before: int = 0) -> list:
+        """``before``: physical records already in the file (line numbers continue from it)."""
         out: list = []
         rng = self.bad_rng
         rate = self.bad_rate
@@ -138,7 +157,7 @@ class SourceWriter:
                 broken, fault = corrupt(line.rstrip("\n"), self.contract, rng)
                 out.append(broken + ("\n" if isinstance(broken, str) else b"\n"))
                 self.bad += 1
-                self.bad_rows.append((self.source, rel, len(out), fault))
+                self.bad_rows.append((self.source, rel, before + len(out), fault))
         return out
 
     def stats(self) -> dict:
