@@ -10,6 +10,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE_DATE ?= 2026-11-01
 SAMPLE_CUSTOMERS ?= 2000
+# days simulated before SAMPLE_DATE; delivered in the SAMPLE_DATE folder as an initial backfill
+SAMPLE_HISTORY_DAYS ?= 28
 SAMPLE_DIR ?= .local/sample
 PYTEST_ARGS ?=
 
@@ -19,7 +21,7 @@ export UV_CACHE_DIR ?= $(CURDIR)/.local/uv-cache
 .PHONY: help setup run test bench docs warehouse-start warehouse-stop lint clean
 
 help:
-	@echo "make run    - set up, start the embedded warehouse, generate a sample day, run the nightly DAG"
+	@echo "make run    - set up, start the embedded warehouse, generate a sample day (with history), run the nightly DAG"
 	@echo "make test   - set up, then run the test suite against a real PostgreSQL"
 	@echo "make bench  - run the benchmarks under bench/"
 	@echo "make clean  - remove the venv and everything under .local/"
@@ -36,9 +38,12 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 setup: $(VENV)/.synced
 
+# The sample is regenerated on every run (no stamp), so a changed SAMPLE_* setting always
+# takes effect; the loader replaces a delivery file whose content changed.
 run: $(VENV)/.synced
 	$(BIN)/touchpoint warehouse start
-	$(BIN)/touchpoint generate --customers $(SAMPLE_CUSTOMERS) --days 1 --start $(SAMPLE_DATE) --seed 7 --out $(SAMPLE_DIR)
+	$(BIN)/touchpoint generate --customers $(SAMPLE_CUSTOMERS) --days 1 --start $(SAMPLE_DATE) \
+		--history-days $(SAMPLE_HISTORY_DAYS) --seed 7 --out $(SAMPLE_DIR)
 	TOUCHPOINT_LANDING_DIR=$(SAMPLE_DIR)/landing $(BIN)/touchpoint run --date $(SAMPLE_DATE)
 
 test: $(VENV)/.synced
