@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import argparse
 import random
+from datetime import timedelta
 
 import psycopg
 import pytest
 
 from touchpoint.identity import add_arguments, resolve
-from touchpoint.identity.state import DEFAULT_MAX_COMPONENT, MAX_COMPONENT_ENV, max_component_size
+from touchpoint.identity.state import (DEFAULT_MAX_COMPONENT, LOOKBACK_ENV, MAX_COMPONENT_ENV, lookback,
+                                       max_component_size)
 
 from identity_helpers import identity_map, merges
 
@@ -157,6 +159,48 @@ def test_a_placeholder_email_linking_many_people_does_not_merge_them(edges, fres
     ids = identity_map(fresh_db_url)
     assert len({ids[("account_id", f"A{i:08d}")] for i in range(60)}) == 60
     assert stats["new_shared_identifiers"] == 1 and stats["rejected_edges"] == 120
+
+
+def test_edges_that_commit_after_a_run_below_its_watermark_are_applied_next_run(edges, fresh_db_url, monkeypatch):
+    """Edges carry the load's start time: a load that started before the previous run's
+    newest row but committed after that run lands below the watermark."""
+    monkeypatch.delenv(LOOKBACK_ENV, raising=False)
+    crm(edges, 0, range(1, 4))                  # loaded at T0 + 1h: the watermark
+    resolve(fresh_db_url)
+    before = identity_map(fresh_db_url)
+    late = -1 / 12                               # loaded at T0 - 1h, committed after the run
+    edges.add(late, "web_events", ("cookie_id", "c1"), ("account_id", "A00000001"))
+    edges.add(late, "ecommerce_orders", ("email", "p2@example.com"), ("phone", "+821000000003"))
+    edges.add(late, "web_events", ("cookie_id", "anon.late"))
+    edges.add(-2, "web_events", ("cookie_id", "too.late"))   # beyond the 24 h lookback
+    stats = resolve(fresh_db_url)
+    assert stats["late_edges_read"] == 3 and stats["edges_read"] == 3
+    after = identity_map(fresh_db_url)
+    assert after[("cookie_id", "c1")] == before[("account_id", "A00000001")]
+    assert ("cookie_id", "anon.late") in after
+    # persons 2 and 3 turned out to be one: the older id survives, the younger has a merge row
+    assert after[("email", "p2@example.com")] == after[("phone", "+821000000003")] == before[("account_id", "A00000002")]
+    assert merges(fresh_db_url)[before[("account_id", "A00000003")]][0] == before[("account_id", "A00000002")]
+    # applied once: the next run finds nothing missing
+    again = resolve(fresh_db_url)
+    assert again["edges_read"] == 0 and identity_map(fresh_db_url) == after
+    # beyond the lookback only a full run picks it up
+    assert ("cookie_id", "too.late") not in after
+    resolve(fresh_db_url, full=True)
+    assert ("cookie_id", "too.late") in identity_map(fresh_db_url)
+
+
+def test_lookback_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv(LOOKBACK_ENV, raising=False)
+    assert lookback() == timedelta(hours=24)
+    monkeypatch.setenv(LOOKBACK_ENV, "1.5")
+    assert lookback() == timedelta(hours=1.5)
+    monkeypatch.setenv(LOOKBACK_ENV, "0")
+    assert not lookback()
+    for bad in ("-1", "a day"):
+        monkeypatch.setenv(LOOKBACK_ENV, bad)
+        with pytest.raises(ValueError, match=LOOKBACK_ENV):
+            lookback()
 
 
 def test_max_component_size_comes_from_the_environment(monkeypatch):

@@ -9,7 +9,8 @@ run changes nothing and leaves the watermark where it was.
 
 Incremental run (the nightly default):
 1. new edges = rows of intermediate.int_identifier_edges_collected with
-   `_loaded_at` > the watermark in identity.resolver_state;
+   `_loaded_at` > the watermark in identity.resolver_state, plus late edges within
+   TOUCHPOINT_IDENTITY_LOOKBACK_HOURS (24) below it whose effect is missing;
 2. touched identifiers = their endpoints; touched customers = the customers those
    identifiers already belong to; nodes = touched identifiers + every identifier of a
    touched customer (so a touched component is recomputed whole, nothing else is read);
@@ -66,7 +67,8 @@ def resolve(url: str, full: bool = False, max_component_size: int | None = None)
         ).fetchone()[0]
 
         with _timer(timings, "read_edges"):
-            new_edges = _stage_new_edges(conn, watermark_from)
+            new_edges, late_edges = _stage_new_edges(conn, watermark_from)
+            new_edges += late_edges
         if new_edges == 0:
             watermark_to = state.read_watermark(conn)
             stats = _empty_stats(run_id, full, cap, watermark_from, watermark_to)
@@ -91,6 +93,7 @@ def resolve(url: str, full: bool = False, max_component_size: int | None = None)
                 "watermark_from": _iso(watermark_from),
                 "watermark_to": _iso(watermark_to),
                 "edges_read": new_edges,
+                "late_edges_read": late_edges,
                 "edge_pairs": prep["edge_pairs"],
                 "identifiers_touched": prep["identifiers_touched"],
                 "customers_touched": prep["customers_touched"],
@@ -145,7 +148,7 @@ def _empty_stats(run_id, full, cap, watermark_from, watermark_to) -> dict:
     return {
         "resolver_run_id": run_id, "mode": "full" if full else "incremental", "max_component_size": cap,
         "watermark_from": _iso(watermark_from), "watermark_to": _iso(watermark_to),
-        "edges_read": 0, "edge_pairs": 0, "identifiers_touched": 0, "customers_touched": 0,
+        "edges_read": 0, "late_edges_read": 0, "edge_pairs": 0, "identifiers_touched": 0, "customers_touched": 0,
         "identifiers_loaded": 0, "components_recomputed": 0, "customers_created": 0,
         "customers_merged": 0, "identifiers_written": 0, "oversized_components": 0,
         "rejected_edges": 0, "new_shared_identifiers": 0,
@@ -161,8 +164,15 @@ def _check_edges_relation(conn: psycopg.Connection) -> None:
         )
 
 
-def _stage_new_edges(conn: psycopg.Connection, watermark) -> int:
-    _exec(conn, 
+def _stage_new_edges(conn: psycopg.Connection, watermark) -> tuple[int, int]:
+    """Edges above the watermark, plus late edges: rows up to `lookback` below it whose
+    effect is missing from the map (an endpoint without a customer, or two endpoints in
+    different customers).  Rows get `_loaded_at` when their load *starts*, so a load that
+    started before the previous run's newest row but committed after that run would
+    otherwise be skipped for good.  Edges touching an identifier the over-merge guard
+    blamed are left out of the late set: they were set aside on purpose.
+    Returns (edges above the watermark, late edges)."""
+    _exec(conn,
         f"""
         create temp table _new_edges on commit drop as
         select identifier_a_type, identifier_a_value, identifier_b_type, identifier_b_value,
@@ -172,7 +182,44 @@ def _stage_new_edges(conn: psycopg.Connection, watermark) -> int:
         """,
         {"wm": watermark},
     )
-    return _exec(conn, "select count(*) from _new_edges").fetchone()[0]
+    fresh = _exec(conn, "select count(*) from _new_edges").fetchone()[0]
+    window = state.lookback()
+    if watermark is None or not window:
+        return fresh, 0
+    late = _exec(conn,
+        f"""
+        insert into _new_edges
+        select edge.identifier_a_type, edge.identifier_a_value, edge.identifier_b_type,
+               edge.identifier_b_value, edge.source, edge.seen_at, edge._loaded_at
+        from {state.EDGES_RELATION} as edge
+        left join identity.identifier_map as map_a
+            on map_a.identifier_type = edge.identifier_a_type
+            and map_a.identifier_value = edge.identifier_a_value
+        left join identity.identifier_map as map_b
+            on map_b.identifier_type = edge.identifier_b_type
+            and map_b.identifier_value = edge.identifier_b_value
+        where edge._loaded_at > %(wm)s::timestamptz - %(window)s::interval
+            and edge._loaded_at <= %(wm)s::timestamptz
+            and (
+                map_a.customer_id is null
+                or (edge.identifier_b_type is not null
+                    and (map_b.customer_id is null or map_b.customer_id <> map_a.customer_id))
+            )
+            and not exists (
+                select 1
+                from identity.oversized_components as blamed
+                where (blamed.shared_identifier_type = edge.identifier_a_type
+                       and blamed.shared_identifier_value = edge.identifier_a_value)
+                   or (blamed.shared_identifier_type = edge.identifier_b_type
+                       and blamed.shared_identifier_value = edge.identifier_b_value)
+            )
+        """,
+        {"wm": watermark, "window": window},
+    ).rowcount
+    if late:
+        log.warning("identity resolve: %d edge(s) committed after the previous run below its watermark;"
+                    " applying them now", late)
+    return fresh, late
 
 
 def _stage_nodes(conn: psycopg.Connection, full: bool) -> dict:

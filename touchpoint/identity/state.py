@@ -3,6 +3,7 @@ resolver's settings. Everything here is idempotent."""
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import psycopg
 from psycopg import sql
@@ -42,6 +43,23 @@ def max_component_size(explicit: int | None = None) -> int | None:
         else:
             explicit = DEFAULT_MAX_COMPONENT
     return explicit if explicit > 0 else None
+
+
+LOOKBACK_ENV = "TOUCHPOINT_IDENTITY_LOOKBACK_HOURS"
+DEFAULT_LOOKBACK_HOURS = 24
+
+
+def lookback() -> timedelta:
+    """How far below the watermark an incremental run looks for edges that committed late
+    (a load that started before the last run's newest row but committed after it)."""
+    raw = os.environ.get(LOOKBACK_ENV, "").strip()
+    try:
+        hours = float(raw) if raw else DEFAULT_LOOKBACK_HOURS
+    except ValueError:
+        raise ValueError(f"{LOOKBACK_ENV}={raw!r} is not a number of hours") from None
+    if hours < 0:
+        raise ValueError(f"{LOOKBACK_ENV}={raw!r} must be 0 or more hours")
+    return timedelta(hours=hours)
 
 
 def format_customer_id(seq: int) -> str:
