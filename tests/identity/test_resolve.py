@@ -12,7 +12,7 @@ from touchpoint.identity import add_arguments, resolve
 from touchpoint.identity.state import (DEFAULT_MAX_COMPONENT, LOOKBACK_ENV, MAX_COMPONENT_ENV, lookback,
                                        max_component_size)
 
-from identity_helpers import identity_map, merges
+from identity_helpers import T0, identity_map, merges
 
 
 def person(i: int) -> list[tuple[str, str]]:
@@ -181,7 +181,10 @@ def test_edges_that_commit_after_a_run_below_its_watermark_are_applied_next_run(
     # persons 2 and 3 turned out to be one: the older id survives, the younger has a merge row
     assert after[("email", "p2@example.com")] == after[("phone", "+821000000003")] == before[("account_id", "A00000002")]
     assert merges(fresh_db_url)[before[("account_id", "A00000003")]][0] == before[("account_id", "A00000002")]
-    # applied once: the next run finds nothing missing
+    # applied once: the load is remembered, and the next run finds nothing missing
+    with psycopg.connect(fresh_db_url) as conn:
+        seen = [r[0] for r in conn.execute("select loaded_at from identity.resolver_loads order by 1")]
+    assert T0 - timedelta(hours=1) in seen and T0 + timedelta(hours=1) in seen
     again = resolve(fresh_db_url)
     assert again["edges_read"] == 0 and identity_map(fresh_db_url) == after
     # beyond the lookback only a full run picks it up

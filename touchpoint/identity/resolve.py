@@ -9,8 +9,9 @@ run changes nothing and leaves the watermark where it was.
 
 Incremental run (the nightly default):
 1. new edges = rows of intermediate.int_identifier_edges_collected with
-   `_loaded_at` > the watermark in identity.resolver_state, plus late edges within
-   TOUCHPOINT_IDENTITY_LOOKBACK_HOURS (24) below it whose effect is missing;
+   `_loaded_at` > the watermark in identity.resolver_state, plus late edges: those
+   within TOUCHPOINT_IDENTITY_LOOKBACK_HOURS (24) below it whose load (`_loaded_at`)
+   no earlier run read (identity.resolver_loads);
 2. touched identifiers = their endpoints; touched customers = the customers those
    identifiers already belong to; nodes = touched identifiers + every identifier of a
    touched customer (so a touched component is recomputed whole, nothing else is read);
@@ -107,6 +108,7 @@ def resolve(url: str, full: bool = False, max_component_size: int | None = None)
                 "new_shared_identifiers": len(res.new_hubs),
             }
         state.write_watermark(conn, watermark_to)
+        _record_loads(conn, run_id, watermark_to)
         stats["seconds"] = round(time.perf_counter() - t0, 3)
         stats["timings"] = {k: round(v, 3) for k, v in timings.items()}
         conn.execute(
@@ -166,12 +168,10 @@ def _check_edges_relation(conn: psycopg.Connection) -> None:
 
 def _stage_new_edges(conn: psycopg.Connection, watermark) -> tuple[int, int]:
     """Edges above the watermark, plus late edges: rows up to `lookback` below it whose
-    effect is missing from the map (an endpoint without a customer, or two endpoints in
-    different customers).  Rows get `_loaded_at` when their load *starts*, so a load that
-    started before the previous run's newest row but committed after that run would
-    otherwise be skipped for good.  Edges touching an identifier the over-merge guard
-    blamed are left out of the late set: they were set aside on purpose.
-    Returns (edges above the watermark, late edges)."""
+    `_loaded_at` (one value per load: the time the load started) is not among the values
+    earlier runs read (identity.resolver_loads).  A load that started before the previous
+    run's newest row but committed after that run lands below the watermark and would
+    otherwise be skipped for good.  Returns (edges above the watermark, late edges)."""
     _exec(conn,
         f"""
         create temp table _new_edges on commit drop as
@@ -186,40 +186,60 @@ def _stage_new_edges(conn: psycopg.Connection, watermark) -> tuple[int, int]:
     window = state.lookback()
     if watermark is None or not window:
         return fresh, 0
+    # Distinct _loaded_at values in the window by a skip scan of the _loaded_at index
+    # (one probe per load, not one row per edge).
+    late_loads = [row[0] for row in _exec(conn,
+        f"""
+        with recursive loads as (
+            select min(_loaded_at) as loaded_at
+            from {state.EDGES_RELATION}
+            where _loaded_at > %(wm)s::timestamptz - %(window)s::interval and _loaded_at <= %(wm)s::timestamptz
+            union all
+            select (select min(_loaded_at) from {state.EDGES_RELATION}
+                    where _loaded_at > loads.loaded_at and _loaded_at <= %(wm)s::timestamptz)
+            from loads
+            where loads.loaded_at is not null
+        )
+        select loads.loaded_at
+        from loads
+        where loads.loaded_at is not null
+            and not exists (select 1 from identity.resolver_loads as seen where seen.loaded_at = loads.loaded_at)
+        """,
+        {"wm": watermark, "window": window},
+    )]
+    if not late_loads:
+        return fresh, 0
     late = _exec(conn,
         f"""
         insert into _new_edges
-        select edge.identifier_a_type, edge.identifier_a_value, edge.identifier_b_type,
-               edge.identifier_b_value, edge.source, edge.seen_at, edge._loaded_at
-        from {state.EDGES_RELATION} as edge
-        left join identity.identifier_map as map_a
-            on map_a.identifier_type = edge.identifier_a_type
-            and map_a.identifier_value = edge.identifier_a_value
-        left join identity.identifier_map as map_b
-            on map_b.identifier_type = edge.identifier_b_type
-            and map_b.identifier_value = edge.identifier_b_value
-        where edge._loaded_at > %(wm)s::timestamptz - %(window)s::interval
-            and edge._loaded_at <= %(wm)s::timestamptz
-            and (
-                map_a.customer_id is null
-                or (edge.identifier_b_type is not null
-                    and (map_b.customer_id is null or map_b.customer_id <> map_a.customer_id))
-            )
-            and not exists (
-                select 1
-                from identity.oversized_components as blamed
-                where (blamed.shared_identifier_type = edge.identifier_a_type
-                       and blamed.shared_identifier_value = edge.identifier_a_value)
-                   or (blamed.shared_identifier_type = edge.identifier_b_type
-                       and blamed.shared_identifier_value = edge.identifier_b_value)
-            )
+        select identifier_a_type, identifier_a_value, identifier_b_type, identifier_b_value,
+               source, seen_at, _loaded_at
+        from {state.EDGES_RELATION}
+        where _loaded_at = any(%(loads)s)
         """,
-        {"wm": watermark, "window": window},
+        {"loads": late_loads},
     ).rowcount
-    if late:
-        log.warning("identity resolve: %d edge(s) committed after the previous run below its watermark;"
-                    " applying them now", late)
+    log.warning("identity resolve: %d edge(s) of %d load(s) committed after the previous run below its"
+                " watermark; applying them now", late, len(late_loads))
     return fresh, late
+
+
+def _record_loads(conn: psycopg.Connection, run_id: int, watermark_to) -> None:
+    """Remember the loads read (their _loaded_at) within the lookback below the new watermark."""
+    if watermark_to is None:
+        return
+    window = state.lookback()
+    _exec(conn,
+        """
+        insert into identity.resolver_loads (loaded_at, resolver_run_id)
+        select distinct _loaded_at, %(run)s from _new_edges
+        where _loaded_at > %(wm)s::timestamptz - %(window)s::interval
+        on conflict (loaded_at) do nothing
+        """,
+        {"run": run_id, "wm": watermark_to, "window": window},
+    )
+    _exec(conn, "delete from identity.resolver_loads where loaded_at <= %(wm)s::timestamptz - %(window)s::interval",
+          {"wm": watermark_to, "window": window})
 
 
 def _stage_nodes(conn: psycopg.Connection, full: bool) -> dict:

@@ -137,6 +137,12 @@ DDL = [
     create index if not exists oversized_components_shared_idx
         on identity.oversized_components (shared_identifier_type, shared_identifier_value)
     """,
+    """
+    create table if not exists identity.resolver_loads (
+        loaded_at timestamptz primary key,
+        resolver_run_id bigint not null
+    )
+    """,
 ]
 
 COMMENTS = {
@@ -147,6 +153,8 @@ COMMENTS = {
     "table identity.resolver_state": "Watermark of the identity resolver over "
     "intermediate.int_identifier_edges_collected._loaded_at.",
     "table identity.resolver_runs": "One row per identity resolver run with its counts.",
+    "table identity.resolver_loads": "The edges' _loaded_at values (one per load) the resolver has read within "
+    "the lookback below its watermark: a value in that range not listed here is a load that committed late.",
     "table identity.oversized_components": "RESTRICTED (PII). Edges the over-merge guard did not apply, "
     "with the shared identifier blamed and the component sizes.",
 }
