@@ -162,24 +162,28 @@ def _chunks(path: Path, hasher=None, utf8: bool = False) -> Iterator[tuple[list[
     if not utf8:
         yield from _line_chunks(path, hasher)
         return
+    carry = b""
+    for data in _reads(path, hasher):
+        if carry:
+            data = carry + data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = data
+            continue
+        carry = data[cut + 1:]
+        data = data[:cut]
+        yield _split(data, utf8)
+    if carry:
+        yield _split(carry, utf8)
+
+
+def _reads(path: Path, hasher=None) -> Iterator[bytes]:
+    """The file's bytes (decompressed for .gz) in READ_CHUNK reads; the hasher sees every
+    byte as delivered, also those after the last read the caller asked for."""
     fh = _open(path, hasher)
     try:
-        carry = b""
-        while True:
-            data = fh.read(READ_CHUNK)
-            if not data:
-                break
-            if carry:
-                data = carry + data
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                carry = data
-                continue
-            carry = data[cut + 1:]
-            data = data[:cut]
-            yield _split(data, utf8)
-        if carry:
-            yield _split(carry, utf8)
+        while data := fh.read(READ_CHUNK):
+            yield data
         if hasher is not None:
             while fh.read(1 << 20):  # anything the parser did not need still counts
                 pass
@@ -192,33 +196,23 @@ def _line_chunks(path: Path, hasher=None) -> Iterator[tuple[list[bytes], bool, b
     it is and its unfinished last line carried into the next read's first line.  The flags
     are those of the read plus the carried part (a flag may be set by a line the chunk does
     not hold yet: that only sends the chunk down the slower, escaping path)."""
-    fh = _open(path, hasher)
-    try:
-        carry = b""
-        while True:
-            data = fh.read(READ_CHUNK)
-            if not data:
-                break
-            lines = data.split(b"\n")
-            tail = lines.pop()  # after the last newline: the start of a line the next read ends
-            if not lines:
-                carry += tail
-                continue
-            if carry:
-                lines[0] = carry + lines[0]
-            cr = b"\r" in data or b"\r" in carry
-            if cr:
-                lines = [ln[:-1] if ln[-1:] == b"\r" else ln for ln in lines]
-            special = cr or b"\\" in data or b"\t" in data or b"\x00" in data or _csv_special(carry)
-            yield lines, b'"' in data or b'"' in carry, special, 0
-            carry = tail
+    carry = b""
+    for data in _reads(path, hasher):
+        lines = data.split(b"\n")
+        tail = lines.pop()  # after the last newline: the start of a line the next read ends
+        if not lines:
+            carry += tail
+            continue
         if carry:
-            yield _split(carry)
-        if hasher is not None:
-            while fh.read(1 << 20):  # anything the parser did not need still counts
-                pass
-    finally:
-        fh.close()
+            lines[0] = carry + lines[0]
+        cr = b"\r" in data or b"\r" in carry
+        if cr:
+            lines = [ln[:-1] if ln[-1:] == b"\r" else ln for ln in lines]
+        special = cr or b"\\" in data or b"\t" in data or b"\x00" in data or _csv_special(carry)
+        yield lines, b'"' in data or b'"' in carry, special, 0
+        carry = tail
+    if carry:
+        yield _split(carry)
 
 
 def _split(data: bytes, utf8: bool = False) -> tuple[list[bytes], bool, bool, int]:
