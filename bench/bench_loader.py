@@ -192,10 +192,11 @@ def bench_source(url: str, source: str, rows: int, repeat: int, work: Path, synt
     landing = work / "landing"
     files = None if synthetic else generator_files(source, rows, work / "gen")
     origin = "generator"
-    if files and _records(files[0]) < MIN_GENERATOR_ROWS:
+    generated = _records(files[0]) if files else 0
+    if files and generated < MIN_GENERATOR_ROWS:
         # One generated day can hold only a handful of rows for some sources: timing them
         # would measure fixed costs, not throughput.
-        print(f"{source}: the generator's file holds {_records(files[0])} rows (< {MIN_GENERATOR_ROWS});"
+        print(f"{source}: the generator's file holds {generated} rows (< {MIN_GENERATOR_ROWS});"
               " using synthetic rows", file=sys.stderr)
         files = None
     if files:

@@ -191,12 +191,20 @@ def _ts_fast(out: str, n: str) -> list[str]:
     Anything else goes to _parse_ts, which gives the precise reason."""
     return [
         "if v[4:14:3] in TS_SEP and ',' not in v:",
-        "    if v[-6:] in TS_OFFSETS: FROMISO(v)",
-        "    else:",
-        "        z = FROMISO(v).tzinfo",
-        f"        if z not in TZ_OK: _check_tz(z, {n})",
+        *("    " + line for line in _ts_calendar(n)),
         f"    {out} = v",
         f"else: {out} = _parse_ts(v, {n})",
+    ]
+
+
+def _ts_calendar(n: str) -> list[str]:
+    """Code checking that ``v`` (separators already checked) is a real date-time that
+    ``datetime.fromisoformat`` reads, with an offset below 16 hours (else Bad or ValueError)."""
+    return [
+        "if v[-6:] in TS_OFFSETS: FROMISO(v)",
+        "else:",
+        "    z = FROMISO(v).tzinfo",
+        f"    if z not in TZ_OK: _check_tz(z, {n})",
     ]
 
 
@@ -490,8 +498,6 @@ def compile_passthrough(contract: Contract, header: list[str], binary: bool = Fa
     g = _Gen()
     enc = (lambda x: x.encode()) if binary else (lambda x: x)
     g.env["PG_BOOLS"] = frozenset(enc(b) for b in PG_BOOLS)
-    g.env["TS_SEP"] = frozenset(enc(x) for x in _TS_SEPARATORS)
-    g.env["TS_OFFSETS"] = frozenset(enc(x) for x in _TS_OFFSETS)
     g.emit(0, "def ok(r):")
     g.emit(1, "try:")
     for i, name in enumerate(header):
@@ -532,18 +538,8 @@ def compile_passthrough(contract: Contract, header: list[str], binary: bool = Fa
         elif f.type == "timestamp":
             # As _ts_fast; an offset not seen before is checked (and remembered) by _check_tz,
             # whose Bad means False.
-            if binary:
-                body += ["if not (v[4:14:3] in TS_SEP and 44 not in v): return False",
-                         "if v[-6:] in TS_OFFSETS: FROMISO(v.decode())",
-                         "else:",
-                         "    z = FROMISO(v.decode()).tzinfo",
-                         f"    if z not in TZ_OK: _check_tz(z, {f.name!r})"]
-            else:
-                body += ["if not (v[4:14:3] in TS_SEP and ',' not in v): return False",
-                         "if v[-6:] in TS_OFFSETS: FROMISO(v)",
-                         "else:",
-                         "    z = FROMISO(v).tzinfo",
-                         f"    if z not in TZ_OK: _check_tz(z, {f.name!r})"]
+            body += (["v = v.decode()"] if binary else []) + [
+                "if not (v[4:14:3] in TS_SEP and ',' not in v): return False", *_ts_calendar(repr(f.name))]
         g.emit(ind, *body)
     g.emit(1, "except Exception: return False")
     g.emit(1, "return True")

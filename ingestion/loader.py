@@ -208,7 +208,7 @@ def _line_chunks(path: Path, hasher=None) -> Iterator[tuple[list[bytes], bool, b
         cr = b"\r" in data or b"\r" in carry
         if cr:
             lines = [ln[:-1] if ln[-1:] == b"\r" else ln for ln in lines]
-        special = cr or b"\\" in data or b"\t" in data or b"\x00" in data or _csv_special(carry)
+        special = cr or _csv_special(data) or _csv_special(carry)
         yield lines, b'"' in data or b'"' in carry, special, 0
         carry = tail
     if carry:

@@ -46,6 +46,7 @@ LOCK_KEY = "touchpoint.identity.resolve"
 def resolve(url: str, full: bool = False, max_component_size: int | None = None) -> dict:
     """Resolve new edges into identity.identifier_map; returns the run's counts."""
     cap = state.max_component_size(max_component_size)
+    window = state.lookback()
     timings: dict[str, float] = {}
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
@@ -68,7 +69,7 @@ def resolve(url: str, full: bool = False, max_component_size: int | None = None)
         ).fetchone()[0]
 
         with _timer(timings, "read_edges"):
-            new_edges, late_edges = _stage_new_edges(conn, watermark_from)
+            new_edges, late_edges = _stage_new_edges(conn, watermark_from, window)
             new_edges += late_edges
         if new_edges == 0:
             watermark_to = state.read_watermark(conn)
@@ -108,7 +109,7 @@ def resolve(url: str, full: bool = False, max_component_size: int | None = None)
                 "new_shared_identifiers": len(res.new_hubs),
             }
         state.write_watermark(conn, watermark_to)
-        _record_loads(conn, run_id, watermark_to)
+        _record_loads(conn, run_id, watermark_to, window)
         stats["seconds"] = round(time.perf_counter() - t0, 3)
         stats["timings"] = {k: round(v, 3) for k, v in timings.items()}
         conn.execute(
@@ -166,7 +167,7 @@ def _check_edges_relation(conn: psycopg.Connection) -> None:
         )
 
 
-def _stage_new_edges(conn: psycopg.Connection, watermark) -> tuple[int, int]:
+def _stage_new_edges(conn: psycopg.Connection, watermark, window) -> tuple[int, int]:
     """Edges above the watermark, plus late edges: rows up to `lookback` below it whose
     `_loaded_at` (one value per load: the time the load started) is not among the values
     earlier runs read (identity.resolver_loads).  A load that started before the previous
@@ -183,7 +184,6 @@ def _stage_new_edges(conn: psycopg.Connection, watermark) -> tuple[int, int]:
         {"wm": watermark},
     )
     fresh = _exec(conn, "select count(*) from _new_edges").fetchone()[0]
-    window = state.lookback()
     if watermark is None or not window:
         return fresh, 0
     # Distinct _loaded_at values in the window by a skip scan of the _loaded_at index
@@ -224,11 +224,10 @@ def _stage_new_edges(conn: psycopg.Connection, watermark) -> tuple[int, int]:
     return fresh, late
 
 
-def _record_loads(conn: psycopg.Connection, run_id: int, watermark_to) -> None:
+def _record_loads(conn: psycopg.Connection, run_id: int, watermark_to, window) -> None:
     """Remember the loads read (their _loaded_at) within the lookback below the new watermark."""
     if watermark_to is None:
         return
-    window = state.lookback()
     _exec(conn,
         """
         insert into identity.resolver_loads (loaded_at, resolver_run_id)
