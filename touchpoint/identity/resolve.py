@@ -421,7 +421,8 @@ def _write_back(conn, run_id, n, old_seq, res: graph.Resolution, labels, cap, fu
     moved = _exec(conn, 
         f"""
         update identity.identifier_map as map
-        set customer_id = {cid}
+        set customer_id = {cid},
+            updated_at = now()
         from _assign as a
         join _nodes as n using (node_id)
         where not n.is_touched
@@ -443,14 +444,18 @@ def _write_back(conn, run_id, n, old_seq, res: graph.Resolution, labels, cap, fu
     upsert = "" if map_is_empty else f"""
         on conflict (identifier_type, identifier_value) do update
         set customer_id = excluded.customer_id,
+            updated_at = case
+                when map.customer_id = excluded.customer_id then map.updated_at
+                else excluded.updated_at
+            end,
             first_seen_at = {first_expr},
             last_seen_at = {last_expr},
             sources = {sources_expr}"""
     cur = _exec(conn, 
         f"""
         insert into identity.identifier_map as map
-            (identifier_type, identifier_value, customer_id, first_seen_at, last_seen_at, sources)
-        select n.identifier_type, n.identifier_value, {cid}, n.first_seen_at, n.last_seen_at, n.sources
+            (identifier_type, identifier_value, customer_id, first_seen_at, last_seen_at, sources, updated_at)
+        select n.identifier_type, n.identifier_value, {cid}, n.first_seen_at, n.last_seen_at, n.sources, now()
         from _nodes as n
         join _assign as a using (node_id)
         where n.is_touched

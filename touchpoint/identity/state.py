@@ -86,6 +86,13 @@ DDL = [
     )
     """,
     "create index if not exists identifier_map_customer_id_idx on identity.identifier_map (customer_id)",
+    # When the row was inserted or last moved to another customer (not on a mere new
+    # sighting): the mapped dbt models re-map the records of identifiers changed since
+    # their last run. Added in place so existing warehouses upgrade; older rows count as
+    # changed when first seen.
+    "alter table identity.identifier_map add column if not exists updated_at timestamptz",
+    "create index if not exists identifier_map_updated_at_idx on identity.identifier_map (updated_at)",
+    "update identity.identifier_map set updated_at = first_seen_at where updated_at is null",
     """
     create table if not exists identity.customer_id_merges (
         old_customer_id text primary key,

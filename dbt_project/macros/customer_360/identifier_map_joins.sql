@@ -67,3 +67,41 @@
         {%- endfor %}
     end
 {%- endmacro %}
+
+
+{#- Incremental mapping (issue 8): which records a mapped model re-maps tonight.
+
+    changed_records_filter(records, record_key, identifiers, changed_since=none)
+        In an incremental run, `where <records>.<record_key> in (...)` keeping the
+        records that (1) match any predicate of `changed_since` (default: loaded since
+        the model's `_loaded_at` watermark), or (2) carry an identifier whose
+        identity.identifier_map row the resolver inserted or moved to another customer
+        since this model last ran (identifier_map.updated_at above the `_changed_at`
+        watermark). Nothing in a full run. Place it after join_identifier_map; the
+        `records` and `identifier_map` CTEs must be `not materialized` (each is read
+        several times and must stay an indexed scan, not a copy).
+-#}
+
+{% macro changed_records_filter(records, record_key, identifiers, changed_since=none, identifier_map='identifier_map') -%}
+    {%- if is_incremental() %}
+    {%- set predicates = changed_since if changed_since is not none
+        else [records ~ "._loaded_at > " ~ incremental_watermark('_loaded_at')] %}
+    where {{ records }}.{{ record_key }} in (
+        {%- for predicate in predicates %}
+        select {{ records }}.{{ record_key }}
+        from {{ records }}
+        where {{ predicate }}
+        union
+        {%- endfor %}
+        {%- for identifier_type in ordered_identifier_types(identifiers) %}
+        select {{ records }}.{{ record_key }}
+        from {{ records }}
+        inner join {{ identifier_map }} as {{ identifier_type }}_remapped
+            on {{ identifier_type }}_remapped.identifier_type = '{{ identifier_type }}'
+            and {{ identifier_type }}_remapped.identifier_value = {{ identifiers[identifier_type] }}
+        where {{ identifier_type }}_remapped.updated_at > {{ incremental_watermark('_changed_at') }}
+        {{- "\n        union" if not loop.last }}
+        {%- endfor %}
+    )
+    {%- endif %}
+{%- endmacro %}

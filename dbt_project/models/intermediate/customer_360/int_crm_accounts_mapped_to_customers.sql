@@ -1,3 +1,19 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='account_id',
+        incremental_strategy='merge',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['account_id'], 'unique': True},
+            {'columns': ['_loaded_at']},
+            {'columns': ['_changed_at']},
+        ],
+    )
+}}
+{#- Incremental (issue 8): a night re-maps only the records loaded since the watermark
+    (max _loaded_at minus the lookback) and those with an identifier the resolver mapped
+    or moved to another customer since the last run; merged on account_id. -#}
 {%- set account_identifiers = {
     'account_id': 'accounts.account_id',
     'email': 'accounts.email_normalized',
@@ -7,7 +23,7 @@
 
 with
 
-accounts as (
+accounts as not materialized (
 
     select * from {{ ref('stg_crm_customers__accounts') }}
 
@@ -42,9 +58,12 @@ accounts_mapped as (
         accounts.has_push_consent,
         accounts.is_loyalty_member,
         accounts.loyalty_member_id,
-        accounts.updated_at
+        accounts.updated_at,
+        accounts._loaded_at,
+        cast('{{ run_started_at }}' as timestamptz) as _changed_at
     from accounts
     {{ join_identifier_map(account_identifiers) }}
+    {{ changed_records_filter('accounts', 'account_id', account_identifiers) }}
 
 ),
 

@@ -1,60 +1,111 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='touch_id',
+        incremental_strategy='merge',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['touch_id'], 'unique': True},
+            {'columns': ['_changed_at']},
+        ],
+    )
+}}
 {#- Every interaction a person had with the brand, one row per touch, from all channels
     (records not mapped to a customer are kept with a null customer_id: the as-of date
     fallback reads the whole dataset). Loyalty ledger entries are not touches: they
-    restate purchases, reviews and posts that are touches already. -#}
+    restate purchases, reviews and posts that are touches already.
+    Incremental (issue 8): a night rewrites the touches of the mapped records rewritten
+    since the last run (their _changed_at above this model's) and re-aggregates the email
+    messages with such an event from all of the message's events; merged on touch_id. -#}
 with
 
 accounts as (
 
     select * from {{ ref('int_crm_accounts_mapped_to_customers') }}
+    {%- if is_incremental() %}
+    where _changed_at > {{ incremental_watermark('_changed_at') }}
+    {%- endif %}
 
 ),
 
 sessions as (
 
     select * from {{ ref('int_sessions_mapped_to_customers') }}
+    {%- if is_incremental() %}
+    where _changed_at > {{ incremental_watermark('_changed_at') }}
+    {%- endif %}
 
 ),
 
 orders as (
 
     select * from {{ ref('int_orders_mapped_to_customers') }}
+    {%- if is_incremental() %}
+    where _changed_at > {{ incremental_watermark('_changed_at') }}
+    {%- endif %}
 
 ),
 
 receipts as (
 
     select * from {{ ref('int_receipts_mapped_to_customers') }}
+    {%- if is_incremental() %}
+    where _changed_at > {{ incremental_watermark('_changed_at') }}
+    {%- endif %}
 
 ),
 
-email_events as (
+email_events as not materialized (
 
     select * from {{ ref('int_email_events_mapped_to_customers') }}
+
+),
+
+-- the messages with an engagement rewritten since the last run (incremental runs only)
+email_messages_changed as (
+
+    select distinct message_id
+    from email_events
+    where event_type in ('open', 'click')
+    {%- if is_incremental() %}
+        and _changed_at > {{ incremental_watermark('_changed_at') }}
+    {%- endif %}
 
 ),
 
 tickets as (
 
     select * from {{ ref('int_support_tickets_mapped_to_customers') }}
+    {%- if is_incremental() %}
+    where _changed_at > {{ incremental_watermark('_changed_at') }}
+    {%- endif %}
 
 ),
 
 responses as (
 
     select * from {{ ref('int_survey_responses_mapped_to_customers') }}
+    {%- if is_incremental() %}
+    where _changed_at > {{ incremental_watermark('_changed_at') }}
+    {%- endif %}
 
 ),
 
 reviews as (
 
     select * from {{ ref('int_product_reviews_mapped_to_customers') }}
+    {%- if is_incremental() %}
+    where _changed_at > {{ incremental_watermark('_changed_at') }}
+    {%- endif %}
 
 ),
 
 mentions as (
 
     select * from {{ ref('int_social_mentions_mapped_to_customers') }}
+    {%- if is_incremental() %}
+    where _changed_at > {{ incremental_watermark('_changed_at') }}
+    {%- endif %}
 
 ),
 
@@ -71,6 +122,9 @@ email_messages_engaged as (
         max(case when event_type = 'click' then utm_campaign end) as utm_campaign
     from email_events
     where event_type in ('open', 'click')
+    {%- if is_incremental() %}
+        and message_id in (select message_id from email_messages_changed)
+    {%- endif %}
     group by message_id
 
 ),
@@ -215,7 +269,8 @@ final as (
         {{ to_business_date('touched_at') }} as touch_date,
         utm_source,
         utm_medium,
-        utm_campaign
+        utm_campaign,
+        cast('{{ run_started_at }}' as timestamptz) as _changed_at
     from touches_unioned
 
 )

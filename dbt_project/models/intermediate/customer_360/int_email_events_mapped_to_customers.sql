@@ -1,10 +1,27 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='email_event_id',
+        incremental_strategy='merge',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['email_event_id'], 'unique': True},
+            {'columns': ['_loaded_at']},
+            {'columns': ['_changed_at']},
+            {'columns': ['message_id']},
+        ],
+    )
+}}
+{#- Incremental (issue 8): a night re-maps only the records loaded since the watermark
+    (max _loaded_at minus the lookback) and those with an identifier the resolver mapped
+    or moved to another customer since the last run; merged on email_event_id. -#}
 {%- set email_event_identifiers = {
     'email': 'email_events.email_normalized',
 } -%}
 
 with
 
-email_events as (
+email_events as not materialized (
 
     select * from {{ ref('stg_email_events__events') }}
 
@@ -33,9 +50,12 @@ email_events_mapped as (
         email_events.utm_source,
         email_events.utm_medium,
         email_events.utm_campaign,
-        email_events.email_normalized
+        email_events.email_normalized,
+        email_events._loaded_at,
+        cast('{{ run_started_at }}' as timestamptz) as _changed_at
     from email_events
     {{ join_identifier_map(email_event_identifiers) }}
+    {{ changed_records_filter('email_events', 'email_event_id', email_event_identifiers) }}
 
 ),
 

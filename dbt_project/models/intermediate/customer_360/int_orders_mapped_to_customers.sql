@@ -1,3 +1,19 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_id',
+        incremental_strategy='merge',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['order_id'], 'unique': True},
+            {'columns': ['_loaded_at']},
+            {'columns': ['_changed_at']},
+        ],
+    )
+}}
+{#- Incremental (issue 8): a night re-maps only the records loaded since the watermark
+    (max _loaded_at minus the lookback) and those with an identifier the resolver mapped
+    or moved to another customer since the last run; merged on order_id. -#}
 {%- set order_identifiers = {
     'account_id': 'orders.account_id',
     'email': 'orders.email_normalized',
@@ -6,7 +22,7 @@
 
 with
 
-orders as (
+orders as not materialized (
 
     select * from {{ ref('stg_ecommerce_orders__orders') }}
 
@@ -39,9 +55,12 @@ orders_mapped as (
         orders.utm_medium,
         orders.utm_campaign,
         orders.email_normalized,
-        orders.phone_e164
+        orders.phone_e164,
+        orders._loaded_at,
+        cast('{{ run_started_at }}' as timestamptz) as _changed_at
     from orders
     {{ join_identifier_map(order_identifiers) }}
+    {{ changed_records_filter('orders', 'order_id', order_identifiers) }}
 
 ),
 

@@ -1,3 +1,19 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='review_id',
+        incremental_strategy='merge',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['review_id'], 'unique': True},
+            {'columns': ['_loaded_at']},
+            {'columns': ['_changed_at']},
+        ],
+    )
+}}
+{#- Incremental (issue 8): a night re-maps only the records loaded since the watermark
+    (max _loaded_at minus the lookback) and those with an identifier the resolver mapped
+    or moved to another customer since the last run; merged on review_id. -#}
 {%- set review_identifiers = {
     'account_id': 'reviews.account_id',
     'email': 'reviews.email_normalized',
@@ -5,7 +21,7 @@
 
 with
 
-reviews as (
+reviews as not materialized (
 
     select * from {{ ref('stg_product_reviews__reviews') }}
 
@@ -31,9 +47,12 @@ reviews_mapped as (
         reviews.channel,
         reviews.reviewed_at,
         reviews.review_date,
-        reviews.email_normalized
+        reviews.email_normalized,
+        reviews._loaded_at,
+        cast('{{ run_started_at }}' as timestamptz) as _changed_at
     from reviews
     {{ join_identifier_map(review_identifiers) }}
+    {{ changed_records_filter('reviews', 'review_id', review_identifiers) }}
 
 ),
 

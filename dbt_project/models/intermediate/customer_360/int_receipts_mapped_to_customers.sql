@@ -1,3 +1,19 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='receipt_id',
+        incremental_strategy='merge',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['receipt_id'], 'unique': True},
+            {'columns': ['_loaded_at']},
+            {'columns': ['_changed_at']},
+        ],
+    )
+}}
+{#- Incremental (issue 8): a night re-maps only the records loaded since the watermark
+    (max _loaded_at minus the lookback) and those with an identifier the resolver mapped
+    or moved to another customer since the last run; merged on receipt_id. -#}
 {#- A receipt identifies its buyer only by the loyalty card scanned at the till;
     receipts without a card stay unmapped (customer_id null). -#}
 {%- set receipt_identifiers = {
@@ -6,7 +22,7 @@
 
 with
 
-receipts as (
+receipts as not materialized (
 
     select * from {{ ref('stg_store_transactions__receipts') }}
 
@@ -33,9 +49,12 @@ receipts_mapped as (
         receipts.transacted_at,
         receipts.transaction_date,
         receipts.total_krw,
-        receipts.original_receipt_id
+        receipts.original_receipt_id,
+        receipts._loaded_at,
+        cast('{{ run_started_at }}' as timestamptz) as _changed_at
     from receipts
     {{ join_identifier_map(receipt_identifiers) }}
+    {{ changed_records_filter('receipts', 'receipt_id', receipt_identifiers) }}
 
 ),
 

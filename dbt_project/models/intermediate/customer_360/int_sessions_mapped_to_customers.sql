@@ -1,3 +1,18 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='session_key',
+        incremental_strategy='merge',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['session_key'], 'unique': True},
+            {'columns': ['_changed_at']},
+        ],
+    )
+}}
+{#- Incremental (issue 8): a night re-maps only the sessions int_web_app_events_sessionized
+    rewrote since the last run (its _changed_at) and those with an identifier the resolver
+    mapped or moved to another customer since then; merged on session_key. -#}
 {%- set session_identifiers = {
     'account_id': 'sessions.account_id',
     'cookie_id': "case when sessions.platform = 'web' then sessions.device_id end",
@@ -6,7 +21,7 @@
 
 with
 
-sessions as (
+sessions as not materialized (
 
     select * from {{ ref('int_web_app_events_sessionized') }}
 
@@ -34,9 +49,16 @@ sessions_mapped as (
         sessions.event_count,
         sessions.utm_source,
         sessions.utm_medium,
-        sessions.utm_campaign
+        sessions.utm_campaign,
+        cast('{{ run_started_at }}' as timestamptz) as _changed_at
     from sessions
     {{ join_identifier_map(session_identifiers) }}
+    {{ changed_records_filter(
+        'sessions',
+        'session_key',
+        session_identifiers,
+        changed_since=['sessions._changed_at > ' ~ incremental_watermark('_changed_at')],
+    ) }}
 
 ),
 

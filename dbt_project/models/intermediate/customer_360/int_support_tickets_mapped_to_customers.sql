@@ -1,3 +1,19 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='ticket_id',
+        incremental_strategy='merge',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['ticket_id'], 'unique': True},
+            {'columns': ['_loaded_at']},
+            {'columns': ['_changed_at']},
+        ],
+    )
+}}
+{#- Incremental (issue 8): a night re-maps only the records loaded since the watermark
+    (max _loaded_at minus the lookback) and those with an identifier the resolver mapped
+    or moved to another customer since the last run; merged on ticket_id. -#}
 {#- A social-channel ticket names the requester's handle in its description
     ('[instagram DM @minji_k] ...'); identity_ticket_social_handle() (macros/identity)
     reads it the way identity resolution does. -#}
@@ -9,7 +25,7 @@
 
 with
 
-tickets as (
+tickets as not materialized (
 
     select * from {{ ref('stg_support_tickets__tickets') }}
 
@@ -37,9 +53,12 @@ tickets_mapped as (
         tickets.created_at,
         tickets.created_date,
         tickets.email_normalized,
-        tickets.phone_e164
+        tickets.phone_e164,
+        tickets._loaded_at,
+        cast('{{ run_started_at }}' as timestamptz) as _changed_at
     from tickets
     {{ join_identifier_map(ticket_identifiers) }}
+    {{ changed_records_filter('tickets', 'ticket_id', ticket_identifiers) }}
 
 ),
 

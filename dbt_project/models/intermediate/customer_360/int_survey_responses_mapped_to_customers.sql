@@ -1,3 +1,19 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='response_id',
+        incremental_strategy='merge',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['response_id'], 'unique': True},
+            {'columns': ['_loaded_at']},
+            {'columns': ['_changed_at']},
+        ],
+    )
+}}
+{#- Incremental (issue 8): a night re-maps only the records loaded since the watermark
+    (max _loaded_at minus the lookback) and those with an identifier the resolver mapped
+    or moved to another customer since the last run; merged on response_id. -#}
 {%- set response_identifiers = {
     'account_id': 'responses.account_id',
     'email': 'responses.email_normalized',
@@ -5,7 +21,7 @@
 
 with
 
-responses as (
+responses as not materialized (
 
     select * from {{ ref('stg_survey_responses__responses') }}
 
@@ -32,9 +48,12 @@ responses_mapped as (
         responses.channel,
         responses.responded_at,
         responses.response_date,
-        responses.email_normalized
+        responses.email_normalized,
+        responses._loaded_at,
+        cast('{{ run_started_at }}' as timestamptz) as _changed_at
     from responses
     {{ join_identifier_map(response_identifiers) }}
+    {{ changed_records_filter('responses', 'response_id', response_identifiers) }}
 
 ),
 

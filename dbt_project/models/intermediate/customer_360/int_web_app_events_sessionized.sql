@@ -1,18 +1,61 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='session_key',
+        incremental_strategy='merge',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['session_key'], 'unique': True},
+            {'columns': ['_loaded_at']},
+            {'columns': ['_changed_at']},
+        ],
+    )
+}}
 {#- Web and app events rolled up to sessions (GA4 session_id = device id + ga_session_id).
     Events without a ga_session_id belong to no session and are left out. A table of
     its own: the GA4 staging views are too costly to re-read and too poorly estimated
-    to join against. Window functions in one pass, no self-joins, for the same reason. -#}
+    to join against. Window functions in one pass, no self-joins, for the same reason.
+    Incremental (issue 8): a night recomputes every session of the devices with events
+    loaded since the watermark (max _loaded_at minus the lookback), from all of those
+    devices' events, so a session continued across the night boundary, a late event and
+    the device's first session and first-touch source come out as in a full run; merged
+    on session_key (a session never changes device). -#}
 with
 
-web_events as (
+web_events as not materialized (
 
     select * from {{ ref('stg_web_events__events') }}
 
 ),
 
-app_events as (
+app_events as not materialized (
 
     select * from {{ ref('stg_app_events__events') }}
+
+),
+
+-- the devices with events loaded tonight; in a full run every device
+devices_touched as (
+
+    select
+        'web' as platform,
+        cookie_id as device_id
+    from web_events
+    where session_id is not null
+    {%- if is_incremental() %}
+        and _loaded_at > {{ incremental_watermark('_loaded_at') }}
+    {%- endif %}
+
+    union
+
+    select
+        'app' as platform,
+        app_instance_id as device_id
+    from app_events
+    where session_id is not null
+    {%- if is_incremental() %}
+        and _loaded_at > {{ incremental_watermark('_loaded_at') }}
+    {%- endif %}
 
 ),
 
@@ -32,9 +75,13 @@ session_events as (
         page_utm_campaign,
         utm_source as device_utm_source,
         utm_medium as device_utm_medium,
-        utm_campaign as device_utm_campaign
+        utm_campaign as device_utm_campaign,
+        _loaded_at
     from web_events
     where session_id is not null
+    {%- if is_incremental() %}
+        and cookie_id in (select device_id from devices_touched where platform = 'web')
+    {%- endif %}
 
     union all
 
@@ -49,9 +96,13 @@ session_events as (
         null as page_utm_campaign,
         utm_source as device_utm_source,
         utm_medium as device_utm_medium,
-        utm_campaign as device_utm_campaign
+        utm_campaign as device_utm_campaign,
+        _loaded_at
     from app_events
     where session_id is not null
+    {%- if is_incremental() %}
+        and app_instance_id in (select device_id from devices_touched where platform = 'app')
+    {%- endif %}
 
 ),
 
@@ -82,6 +133,7 @@ session_events_enriched as (
         session_id,
         device_id,
         event_at,
+        _loaded_at,
         first_value(account_id) over session_by_latest_login as session_account_id,
         first_value(page_utm_source) over session_by_first_campaign as landing_utm_source,
         first_value(page_utm_medium) over session_by_first_campaign as landing_utm_medium,
@@ -115,6 +167,7 @@ sessions_aggregated as (
         min(event_at) as session_started_at,
         max(event_at) as session_ended_at,
         count(*) as event_count,
+        max(_loaded_at) as _loaded_at,
         max(session_account_id) as account_id,
         max(landing_utm_source) as landing_utm_source,
         max(landing_utm_medium) as landing_utm_medium,
@@ -171,7 +224,9 @@ final as (
                 then landing_utm_campaign
             when device_session_rank = 1
                 then device_utm_campaign
-        end as utm_campaign
+        end as utm_campaign,
+        _loaded_at,
+        cast('{{ run_started_at }}' as timestamptz) as _changed_at
     from sessions_ranked
 
 )
