@@ -18,6 +18,27 @@ create table if not exists ops.publication_log (
     mart_row_counts jsonb not null default '{}'::jsonb,
     version_schema text,
     decided_at timestamptz not null default now()
+);
+-- version: the publication version number (marts_history row versions); version_schema
+-- keeps its label (marts_v000042). history_reset: marts whose history restarted at this
+-- version (a column change), so no rollback can cross it.
+alter table ops.publication_log add column if not exists version bigint;
+alter table ops.publication_log add column if not exists history_reset text[] not null default '{}'
+"""
+
+# One row per mart publication knows about: how the candidate is diffed into
+# marts_history.<mart> and what the published history covers (see touchpoint/publish.py).
+MART_PUBLICATION_STATE_DDL = """
+create table if not exists ops.mart_publication_state (
+    mart text primary key,
+    key_columns text[] not null,
+    public_columns jsonb not null,
+    changed_at_watermark timestamptz,
+    current_row_count bigint not null,
+    history_from_version bigint not null,
+    last_published_version bigint not null,
+    retired_at_version bigint,
+    updated_at timestamptz not null default now()
 )
 """
 
@@ -55,4 +76,5 @@ def ensure_warehouse(conn: psycopg.Connection) -> None:
     conn.execute(PUBLICATION_LOG_DDL)
     conn.execute(TASK_FAILURES_DDL)
     conn.execute(AUDIT_RESULTS_DDL)
+    conn.execute(MART_PUBLICATION_STATE_DDL)
     ensure_ingestion_tables(conn)

@@ -65,17 +65,27 @@ def ingest_source(source: str, data_date: date) -> dict[str, int]:
     return totals
 
 
-def prepare_candidate(run_id: str) -> None:
-    """Start the transform from an empty candidate schema and no dbt results for this run.
+def prepare_candidate(run_id: str, full_refresh: bool = False) -> None:
+    """Ready the candidate schema for the transform and clear this run's dbt results.
+
+    The candidate persists between nights: its incremental marts are the state dbt
+    builds on, and publication diffs them into marts_history (touchpoint/publish.py).
+    Only a full refresh drops it, so dbt rebuilds every mart from scratch; the next
+    publication then writes only the rows whose published columns differ.
 
     Clearing the run's earlier dbt results matters when a whole run is re-executed: a
     stale pass must never stand in for a test that did not run this time.
     """
-    from touchpoint.publish import reset_candidate
+    from touchpoint.config import settings
+    from touchpoint.publish import guard_candidate, reset_candidate
 
+    candidate = settings().candidate_schema
     with _connect() as conn:
         ensure_warehouse(conn)
-        reset_candidate(conn)
+        if full_refresh:
+            reset_candidate(conn, candidate)
+        else:
+            guard_candidate(candidate)
         if conn.execute("select to_regclass('ops.dbt_results')").fetchone()[0]:
             conn.execute("delete from ops.dbt_results where run_key = %s", (run_id,))
 
@@ -109,7 +119,8 @@ def publish_marts(run_id: str, data_date: date) -> dict[str, Any]:
 
     with _connect() as conn:
         decision = publish(conn, run_id, data_date)
-    return {"version_schema": decision.version_schema, "mart_row_counts": decision.mart_row_counts}
+    return {"version_schema": decision.version_schema, "mart_row_counts": decision.mart_row_counts,
+            "history_rows_written": decision.rows_written, "history_reset": decision.history_reset}
 
 
 def record_task_failure(context: dict) -> None:

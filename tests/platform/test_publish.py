@@ -1,4 +1,8 @@
-"""Write-audit-publish mechanics on a real PostgreSQL: atomic swap, blocked, rollback."""
+"""Write-audit-publish mechanics on a real PostgreSQL: atomic swap, blocked, rollback.
+
+The candidate marts follow the contract of the mart models: one unique index (the
+grain) and `_changed_at`; columns starting with `_` are internal, never published.
+"""
 from __future__ import annotations
 
 from datetime import date
@@ -12,11 +16,14 @@ CANDIDATE = "marts_candidate"
 
 
 def build_candidate(conn: psycopg.Connection, customers: int, label: str) -> None:
+    """A candidate rebuilt from scratch (as after a full refresh): every row is new."""
     reset_candidate(conn, CANDIDATE)
     conn.execute(f"create schema {CANDIDATE}")
-    conn.execute(f"create table {CANDIDATE}.customer_360 as select g as customer_id, '{label}' as label "
-                 f"from generate_series(1, {customers}) g")
-    conn.execute(f"create table {CANDIDATE}.loyalty as select 1 as member_id")
+    conn.execute(f"create table {CANDIDATE}.customer_360 as select g as customer_id, '{label}' as label, "
+                 f"clock_timestamp() as _changed_at from generate_series(1, {customers}) g")
+    conn.execute(f"create unique index on {CANDIDATE}.customer_360 (customer_id)")
+    conn.execute(f"create table {CANDIDATE}.loyalty as select 1 as member_id, clock_timestamp() as _changed_at")
+    conn.execute(f"create unique index on {CANDIDATE}.loyalty (member_id)")
 
 
 def snapshot(conn: psycopg.Connection) -> dict:
@@ -42,8 +49,11 @@ def test_publish_swaps_every_mart_and_keeps_previous_for_rollback(fresh_conn):
     assert fresh_conn.execute("select count(*), min(label) from marts.customer_360").fetchone() == (5, "night2")
     # the user's view follows the published version, not the old tables
     assert fresh_conn.execute("select count(*) from bi_user.big_customers").fetchone()[0] == 5
-    # the candidate schema was consumed
-    assert fresh_conn.execute("select to_regnamespace(%s)", (CANDIDATE,)).fetchone()[0] is None
+    # the candidate persists (dbt's incremental state); no copy of it was made
+    assert fresh_conn.execute("select to_regnamespace(%s)", (CANDIDATE,)).fetchone()[0] is not None
+    assert fresh_conn.execute("select count(*) from pg_namespace where nspname like 'marts_v%'").fetchone()[0] == 0
+    # internal columns are not published
+    assert "_changed_at" not in {c.name for c in fresh_conn.execute("select * from marts.customer_360").description}
 
     back = rollback(fresh_conn)
     assert back.decision == "rolled_back" and back.version_schema == first.version_schema
@@ -71,9 +81,12 @@ def test_a_mart_that_changes_columns_is_republished(fresh_conn):
     publish(fresh_conn, "run1", date(2026, 11, 1), CANDIDATE)
     reset_candidate(fresh_conn, CANDIDATE)
     fresh_conn.execute(f"create schema {CANDIDATE}")
-    fresh_conn.execute(f"create table {CANDIDATE}.customer_360 as select 1::bigint as customer_id, 2 as orders")
-    publish(fresh_conn, "run2", date(2026, 11, 2), CANDIDATE)
-    assert fresh_conn.execute("select orders from marts.customer_360").fetchone() == (2,)
+    fresh_conn.execute(f"create table {CANDIDATE}.customer_360 as select 1::bigint as customer_id, 2 as orders, "
+                       "now() as _changed_at")
+    fresh_conn.execute(f"create unique index on {CANDIDATE}.customer_360 (customer_id)")
+    second = publish(fresh_conn, "run2", date(2026, 11, 2), CANDIDATE)
+    assert second.history_reset == ["customer_360"]
+    assert fresh_conn.execute("select * from marts.customer_360").fetchall() == [(1, 2)]
     # loyalty disappeared from the new version, so it is no longer published
     assert fresh_conn.execute("select to_regclass('marts.loyalty')").fetchone()[0] is None
 
@@ -82,9 +95,15 @@ def test_old_versions_beyond_the_kept_ones_are_dropped(fresh_conn):
     versions = []
     for night in range(4):
         build_candidate(fresh_conn, night + 1, f"n{night}")
-        versions.append(publish(fresh_conn, f"run{night}", date(2026, 11, night + 1), CANDIDATE).version_schema)
-    kept = {r[0] for r in fresh_conn.execute("select nspname from pg_namespace where nspname like 'marts_v%'")}
-    assert kept == set(versions[-2:])
+        versions.append(publish(fresh_conn, f"run{night}", date(2026, 11, night + 1), CANDIDATE).version)
+    # history holds exactly the row versions the two kept publications can see: 4 + 3 rows
+    rows = fresh_conn.execute("select _valid_from_version, count(*) from marts_history.customer_360 "
+                              "group by 1 order by 1").fetchall()
+    assert rows == [(versions[-2], 3), (versions[-1], 4)]
+    assert rollback(fresh_conn).version == versions[-2]
+    assert fresh_conn.execute("select count(*), min(label) from marts.customer_360").fetchone() == (3, "n2")
+    with pytest.raises(PublishError, match="no earlier published version is kept"):
+        rollback(fresh_conn)
 
 
 def test_rollback_without_history_is_a_clear_error(fresh_conn):
@@ -99,5 +118,8 @@ def test_rollback_without_history_is_a_clear_error(fresh_conn):
 def test_publish_without_candidate_is_refused(fresh_conn):
     with pytest.raises(PublishError, match="does not exist"):
         publish(fresh_conn, "run1", date(2026, 11, 1), CANDIDATE)
-    with pytest.raises(PublishError, match="refusing"):
-        reset_candidate(fresh_conn, "marts")
+    for schema in ("marts", "marts_history", "marts_v000001"):
+        with pytest.raises(PublishError, match="refusing"):
+            reset_candidate(fresh_conn, schema)
+        with pytest.raises(PublishError, match="refusing"):
+            publish(fresh_conn, "run1", date(2026, 11, 1), schema)
