@@ -4,6 +4,17 @@ Thin by design: schedule, retries, alerts and wiring. The work lives in
 `touchpoint.pipeline` and `ingestion`, importable and tested on their own. Parsing does
 no dbt or Great Expectations work: Cosmos renders the dbt graph from the manifest that
 `touchpoint dbt parse` (run by `make`, `touchpoint run` and the compose init job) writes.
+
+dbt runs in Cosmos's watcher mode: per group, one producer task runs a single threaded
+`dbt build` (models, seeds, their tests and the tests on the raw sources it selects),
+and one sensor task per model (`<model>.run`) and per model's tests (`<model>.test`)
+reports that node's result from the producer, so each model stays visible and
+retryable in Airflow without paying dbt's start-up once per model. A retried sensor
+runs its own model (`dbt run -s <model>`) or tests (`dbt test -s <model>`).
+
+Run conf: `data_date` (YYYY-MM-DD) picks the delivery; `full_refresh: true` rebuilds
+every model from raw (`dbt build --full-refresh`, a dropped candidate schema) and
+re-resolves every identity (`touchpoint run --full-refresh` sets it).
 """
 from __future__ import annotations
 
@@ -12,7 +23,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, CronTriggerTimetable, Param, TaskGroup, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import InvocationMode, LoadMode, SourceRenderingBehavior, TestBehavior
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, SourceRenderingBehavior, TestBehavior
 
 from ingestion.registry import SOURCE_NAMES
 from touchpoint import pipeline
@@ -28,6 +39,8 @@ DATA_DATE = (
     "{{ dag_run.conf.get('data_date') if dag_run.conf and dag_run.conf.get('data_date') "
     "else data_interval_start.in_timezone('Asia/Seoul').strftime('%Y-%m-%d') }}"
 )
+# Rendered to "True"/"False"; Cosmos adds --full-refresh to the producer's dbt build.
+FULL_REFRESH = "{{ (dag_run.conf or {}).get('full_refresh', False) | string }}"
 
 default_args = {
     "owner": "data-platform",
@@ -38,6 +51,34 @@ default_args = {
     "on_failure_callback": pipeline.record_task_failure,
 }
 
+
+def full_refresh_requested(context) -> bool:
+    conf = context["dag_run"].conf or {}
+    return str(conf.get("full_refresh", False)).lower() in ("true", "1", "yes")
+
+
+def watch_after_producer(group: DbtTaskGroup) -> None:
+    """Make the group's sensors report what its producer has finished, never race it.
+
+    The producer (the group's one `dbt build`) becomes the group's only root: each sensor
+    that had no upstream inside the group waits for it to succeed or fail (one_done),
+    then reads its node's result at once. Racing would gain nothing here (one worker
+    slot, dbt's threads already run the models in parallel), and under `dag.test`
+    (`touchpoint run`, one task at a time) a sensor that started first would wait
+    forever for a producer that cannot start. The producer does not retry (Cosmos skips
+    a retried producer); a failed node's sensor retries instead, and the done gate
+    always completes so a recovered group is not held back by the producer's failure.
+    """
+    producer = group.children[f"{group.group_id}.dbt_producer_watcher"]
+    gate = group.children[f"{group.group_id}.dbt_producer_watcher_done"]
+    producer.retries = 0
+    gate.trigger_rule = "all_done"
+    for root in group.get_roots():
+        if root is not producer:
+            producer >> root
+            root.trigger_rule = "one_done"
+
+
 with DAG(
     dag_id="touchpoint_nightly",
     description="Nightly omnichannel load: ingest 12 channels, build marts with dbt, audit, publish.",
@@ -47,7 +88,10 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     default_args=default_args,
-    params={"data_date": Param(None, type=["null", "string"], description="Delivery date YYYY-MM-DD to process")},
+    params={
+        "data_date": Param(None, type=["null", "string"], description="Delivery date YYYY-MM-DD to process"),
+        "full_refresh": Param(False, type="boolean", description="Rebuild every model and identity from raw"),
+    },
     tags=["touchpoint", "nightly"],
     doc_md=__doc__,
 ) as dag:
@@ -71,11 +115,13 @@ with DAG(
 
     @task
     def prepare_candidate(**context) -> None:
-        pipeline.prepare_candidate(context["run_id"])
+        pipeline.prepare_candidate(context["run_id"], full_refresh=full_refresh_requested(context))
 
     # dbt runs in two Cosmos groups around identity resolution, which is Python (a
     # union-find over the identifier graph): staging + identity edges first, then
-    # everything keyed by customer_id. The same selectors split the manifest exactly.
+    # everything keyed by customer_id. The same selectors split the manifest exactly;
+    # `path:models/staging` also selects the raw sources declared there, so the first
+    # producer's `dbt build` runs the source tests too.
     identity_inputs = ["path:models/staging", "path:seeds", "tag:identity_input"]
     dbt_common = dict(
         project_config=ProjectConfig(
@@ -90,19 +136,23 @@ with DAG(
             profiles_yml_filepath=cfg.dbt_project_dir / "profiles.yml",
         ),
         execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.WATCHER,
             dbt_executable_path=dbt_executable(),
             invocation_mode=InvocationMode.DBT_RUNNER,
         ),
         operator_args={
             "install_deps": False,
+            "full_refresh": FULL_REFRESH,
             "vars": {"touchpoint_run_id": "{{ run_id }}", "data_date": DATA_DATE},
         },
     )
     render_common = dict(
         load_method=LoadMode.DBT_MANIFEST,
-        test_behavior=TestBehavior.BUILD,  # model then its tests, one dbt invocation
+        # Watcher mode: a `.run` sensor per model, then a `.test` sensor for its tests
+        # (the producer's one dbt build ran both; TestBehavior.BUILD is not offered).
+        test_behavior=TestBehavior.AFTER_EACH,
         source_rendering_behavior=SourceRenderingBehavior.NONE,
-        # A test on two models (relationships) runs as its own task once both exist.
+        # A test on two models (relationships) reports as its own task once both exist.
         should_detach_multiple_parents_tests=True,
         dbt_deps=False,
     )
@@ -111,16 +161,18 @@ with DAG(
         render_config=RenderConfig(select=identity_inputs, **render_common),
         **dbt_common,
     )
+    watch_after_producer(transform_inputs)
 
     @task
-    def resolve_identities() -> dict:
-        return pipeline.resolve_identities()
+    def resolve_identities(**context) -> dict:
+        return pipeline.resolve_identities(full=full_refresh_requested(context))
 
     transform = DbtTaskGroup(
         group_id="transform",
         render_config=RenderConfig(exclude=identity_inputs, **render_common),
         **dbt_common,
     )
+    watch_after_producer(transform)
 
     @task(trigger_rule="all_done")
     def audit(day: str, **context) -> None:

@@ -1,9 +1,10 @@
 """The audit stage of write-audit-publish.
 
 Two kinds of checks gate publication, both recorded in ops.audit_results:
-- dbt: every model of the project was built in this run and no error-severity test
-  failed (read from ops.dbt_results, which dbt's on-run-end hook fills, keyed by the
-  Airflow run id), so a test that never ran counts as a failure, not a pass;
+- dbt: every model of the project was built in this run and every error-severity test
+  (on models and on the raw sources) ran and passed (read from ops.dbt_results, which
+  dbt's on-run-end hook fills, keyed by the Airflow run id), so a test that never ran
+  counts as a failure, not a pass;
 - Great Expectations: one suite per candidate mart, declared in
   expectations/marts/<mart>.yml, validated by a GX checkpoint against the candidate schema.
 """
@@ -102,7 +103,7 @@ def _manifest_nodes() -> dict:
 
 
 def dbt_checks(conn: psycopg.Connection, run_id: str) -> list[dict]:
-    """Failures of dbt models/tests in this run, plus models and model tests that never ran."""
+    """Failures of dbt models/tests in this run, plus models and error-severity tests that never ran."""
     rows = conn.execute(
         "select unique_id, resource_type, status, severity, failures, message from ops.dbt_results "
         "where run_key = %s order by recorded_at",
@@ -119,12 +120,10 @@ def dbt_checks(conn: psycopg.Connection, run_id: str) -> list[dict]:
     for unique_id, node in _manifest_nodes().items():
         if node["resource_type"] not in ("model", "test") or unique_id in latest:
             continue
-        if node["resource_type"] == "test":
-            if node["config"].get("severity", "error").lower() != "error":
-                continue
-            # Source tests are not rendered as Airflow tasks; only model tests are expected.
-            if not any(dep.startswith("model.") for dep in node["depends_on"]["nodes"]):
-                continue
+        # Every error-severity test is expected, the tests on the raw sources included:
+        # the first watcher producer's `dbt build` selects the sources with staging.
+        if node["resource_type"] == "test" and node["config"].get("severity", "error").lower() != "error":
+            continue
         results.append({"check_type": "dbt", "check_name": node["resource_type"], "object_name": unique_id,
                         "passed": False, "details": {"status": "not run in this run"}})
     return results

@@ -54,7 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         dates = dates_between(args.start, args.end)
     else:
         raise SystemExit("touchpoint run: give --date YYYY-MM-DD, or --start D1 --end D2 for a backfill")
-    outcomes = run(dates, verbose=args.verbose_airflow)
+    outcomes = run(dates, verbose=args.verbose_airflow, full_refresh=args.full_refresh)
     failed = [o for o in outcomes if o.state != "success"]
     if failed or len(outcomes) < len(dates):
         first = failed[0] if failed else None
@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", type=_date, help="last date of a backfill (inclusive)")
     p.add_argument("--verbose-airflow", action="store_true",
                    help="stream Airflow's task logs to the console instead of .local/runs/<date>.log")
+    p.add_argument("--full-refresh", action="store_true",
+                   help="rebuild every model and identity from raw (dbt build --full-refresh; the identity "
+                        "resolver with full=True); with --start/--end, the first date only")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("rollback", help="serve the previously published version of the marts")

@@ -90,11 +90,14 @@ def prepare_candidate(run_id: str, full_refresh: bool = False) -> None:
             conn.execute("delete from ops.dbt_results where run_key = %s", (run_id,))
 
 
-def resolve_identities() -> dict[str, Any]:
-    """Fold the night's new identifier edges into stable customer ids (identity schema)."""
+def resolve_identities(full: bool = False) -> dict[str, Any]:
+    """Fold the night's new identifier edges into stable customer ids (identity schema).
+
+    `full` (a full-refresh run) re-resolves every edge from scratch instead.
+    """
     from touchpoint.identity.resolve import resolve
 
-    stats = resolve(warehouse.url())
+    stats = resolve(warehouse.url(), full=full)
     log.info("identity resolution: %s", {k: v for k, v in stats.items() if k != "timings"})
     return {k: v for k, v in stats.items() if isinstance(v, (int, float, str, type(None)))}
 

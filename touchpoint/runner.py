@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import psycopg
@@ -25,6 +25,7 @@ class RunOutcome:
     state: str
     seconds: float
     log_file: object = None
+    stages: list = field(default_factory=list)  # per-stage task count and seconds (dagrun.stage_timings)
 
 
 def dates_between(start: date, end: date) -> list[date]:
@@ -48,7 +49,7 @@ def prepare(url: str) -> dict[str, str]:
     return env
 
 
-def run_date(data_date: date, env: dict[str, str], verbose: bool = False) -> RunOutcome:
+def run_date(data_date: date, env: dict[str, str], verbose: bool = False, full_refresh: bool = False) -> RunOutcome:
     """Run the DAG for one date in a child process; its Airflow log goes to a file."""
     runs_dir = settings().local_dir / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -57,6 +58,8 @@ def run_date(data_date: date, env: dict[str, str], verbose: bool = False) -> Run
     result_file.unlink(missing_ok=True)
     started = time.monotonic()
     cmd = [sys.executable, "-m", "touchpoint.dagrun", "--date", data_date.isoformat(), "--result", str(result_file)]
+    if full_refresh:
+        cmd.append("--full-refresh")
     if verbose:
         proc = subprocess.run(cmd, env=env)
     else:
@@ -66,7 +69,7 @@ def run_date(data_date: date, env: dict[str, str], verbose: bool = False) -> Run
     seconds = time.monotonic() - started
     if result_file.exists():
         info = json.loads(result_file.read_text())
-        outcome = RunOutcome(data_date, info["run_id"], info["state"], seconds, log_file)
+        outcome = RunOutcome(data_date, info["run_id"], info["state"], seconds, log_file, info.get("stages", []))
     else:
         outcome = RunOutcome(data_date, None, f"crashed (exit {proc.returncode})", seconds, log_file)
     if outcome.state != "success" and not verbose:
@@ -84,15 +87,22 @@ def _print_failure_excerpt(log_file) -> None:
         print("  " + line[:400], file=sys.stderr)
 
 
-def run(dates: list[date], verbose: bool = False) -> list[RunOutcome]:
+def run(dates: list[date], verbose: bool = False, full_refresh: bool = False) -> list[RunOutcome]:
+    """Run the nightly DAG for each date in order.
+
+    `full_refresh` rebuilds from raw on the first date only (every model with dbt's
+    --full-refresh, every identity re-resolved); later dates of a backfill build on it
+    incrementally, as scheduled nights would.
+    """
     from touchpoint.summary import print_summary
 
     url = warehouse.start()
     env = prepare(url)
     outcomes = []
-    for day in dates:
-        print(f"== touchpoint_nightly for data date {day} ==", flush=True)
-        outcome = run_date(day, env, verbose)
+    for index, day in enumerate(dates):
+        refresh = full_refresh and index == 0
+        print(f"== touchpoint_nightly for data date {day}{' (full refresh)' if refresh else ''} ==", flush=True)
+        outcome = run_date(day, env, verbose, full_refresh=refresh)
         print_summary(url, outcome)
         outcomes.append(outcome)
         if outcome.state != "success" and os.environ.get("TOUCHPOINT_CONTINUE_ON_FAILURE") != "1":

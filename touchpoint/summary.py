@@ -29,6 +29,9 @@ def print_summary(url: str, outcome) -> None:
         marts = {name: conn.execute(f'select count(*) from marts."{name}"').fetchone()[0] for (name,) in published}
 
     print(f"\nRun {outcome.run_id or '-'}: {outcome.state} in {outcome.seconds:.0f}s")
+    if getattr(outcome, "stages", None):
+        print("Stages (wall seconds, tasks):  " + "  ".join(
+            f"{s['stage']} {s['wall_s']:.0f}s/{s['tasks']}" for s in outcome.stages))
     print("Rows loaded per source (read = loaded + quarantined):")
     if not loads:
         print("  (no files for this date)")

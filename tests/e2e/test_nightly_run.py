@@ -86,6 +86,38 @@ def test_run_publishes_the_marts_and_prints_the_summary(scenario, first_night):
                             "where rows_read <> rows_loaded + rows_quarantined").fetchone()[0] == 0
 
 
+def run_id_of(url: str, offset: int = 0) -> str:
+    """The Airflow run id of the latest (offset 0) or an earlier audited run."""
+    with psycopg.connect(url) as conn:
+        return conn.execute("select run_id from ops.publication_log order by publication_id desc "
+                            "limit 1 offset %s", (offset,)).fetchone()[0]
+
+
+def test_one_build_per_group_reports_every_model_and_source_test(scenario, first_night):
+    # GIVEN the watcher DAG WHEN a default night ran THEN each dbt group ran one
+    # `dbt build` (two invocations in all), none of it a full refresh, and the tests on
+    # the raw sources have results alongside the models and their tests
+    run_id = run_id_of(scenario["url"])
+    with psycopg.connect(scenario["url"]) as conn:
+        invocations, commands, refresh = conn.execute(
+            "select count(distinct invocation_id), array_agg(distinct dbt_command), bool_or(is_full_refresh) "
+            "from ops.dbt_results where run_key = %s", (run_id,)).fetchone()
+        kinds = dict(conn.execute(
+            "select case when resource_type = 'test' and node_name like 'source\\_%%' then 'source_test' "
+            "else resource_type end, count(*) from ops.dbt_results where run_key = %s group by 1",
+            (run_id,)).fetchall())
+        audited_source_tests = conn.execute(
+            "select count(*) from ops.audit_results where run_id = %s and check_type = 'dbt' "
+            "and object_name like 'test.touchpoint.source\\_%%' and passed", (run_id,)).fetchone()[0]
+    assert invocations == 2 and commands == ["build"] and refresh is False
+    assert kinds.get("model", 0) > 20 and kinds.get("test", 0) > 100
+    assert kinds.get("source_test", 0) > 10
+    assert audited_source_tests == kinds["source_test"]
+    # the Airflow log shows one task per model, reported by the watcher sensors
+    log = (scenario["root"] / "local" / "runs" / f"{DAY1.isoformat()}.log").read_text(errors="replace")
+    assert "task_id=transform.customer_360.run" in log and "task_id=transform.dbt_producer_watcher " in log
+
+
 def test_published_revenue_reconciles_with_raw_orders(scenario, first_night):
     # Net online revenue computed straight from raw (latest version per order,
     # cancelled/voided/refunded = 0) equals what the mart reports online.
@@ -154,3 +186,21 @@ def test_next_good_night_publishes_and_rollback_restores_the_previous_version(sc
     with psycopg.connect(scenario["url"]) as conn:
         assert conn.execute(identity_state).fetchone() == identity_before
         assert identity_before[0] > 0
+
+
+def test_full_refresh_reaches_dbt_and_the_resolver(scenario, first_night):
+    # GIVEN incremental nights already ran WHEN `touchpoint run --full-refresh` THEN every
+    # dbt node of that run was built with --full-refresh, the identity resolver ran in
+    # full mode, and the night still publishes
+    proc = scenario["run"]("run", "--date", DAY2.isoformat(), "--full-refresh")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "(full refresh)" in proc.stdout and "Publication: published" in proc.stdout
+    run_id = run_id_of(scenario["url"])
+    with psycopg.connect(scenario["url"]) as conn:
+        nodes, refreshed = conn.execute(
+            "select count(*), count(*) filter (where is_full_refresh) from ops.dbt_results where run_key = %s",
+            (run_id,)).fetchone()
+        modes = [r[0] for r in conn.execute(
+            "select mode from identity.resolver_runs order by resolver_run_id").fetchall()]
+    assert nodes > 100 and refreshed == nodes
+    assert modes[-1] == "full" and set(modes[:-1]) == {"incremental"}

@@ -53,7 +53,21 @@ def test_all_passing(manifest, results_table):
     for uid, rtype in [("model.touchpoint.a", "model"), ("model.touchpoint.b", "model")]:
         record(results_table, "r1", uid, rtype, "success")
     record(results_table, "r1", "test.touchpoint.t_error", "test", "pass", "ERROR")
+    record(results_table, "r1", "test.touchpoint.t_source", "test", "pass", "error")
     assert failed_ids(results_table, "r1") == {}
+
+
+def test_source_tests_are_expected_and_gate_publication(manifest, results_table):
+    # GIVEN every model and model test passed WHEN the test on a raw source failed,
+    # or did not run at all THEN the audit blocks on it
+    for uid in ("model.touchpoint.a", "model.touchpoint.b"):
+        record(results_table, "r1", uid, "model", "success")
+        record(results_table, "r2", uid, "model", "success")
+    record(results_table, "r1", "test.touchpoint.t_error", "test", "pass", "ERROR")
+    record(results_table, "r2", "test.touchpoint.t_error", "test", "pass", "ERROR")
+    record(results_table, "r1", "test.touchpoint.t_source", "test", "fail", "error")
+    assert failed_ids(results_table, "r1") == {"test.touchpoint.t_source": "fail"}
+    assert failed_ids(results_table, "r2") == {"test.touchpoint.t_source": "not run in this run"}
 
 
 def test_error_test_failure_blocks_but_warn_does_not(manifest, results_table):
@@ -61,6 +75,7 @@ def test_error_test_failure_blocks_but_warn_does_not(manifest, results_table):
         record(results_table, "r1", uid, "model", "success")
     record(results_table, "r1", "test.touchpoint.t_error", "test", "fail", "ERROR")
     record(results_table, "r1", "test.touchpoint.t_warn", "test", "warn", "warn")
+    record(results_table, "r1", "test.touchpoint.t_source", "test", "pass", "error")
     assert failed_ids(results_table, "r1") == {"test.touchpoint.t_error": "fail"}
 
 
@@ -68,6 +83,7 @@ def test_nodes_that_never_ran_count_as_failures(manifest, results_table):
     # GIVEN model b errored, so its test never ran WHEN audited THEN both block
     record(results_table, "r1", "model.touchpoint.a", "model", "success")
     record(results_table, "r1", "model.touchpoint.b", "model", "error")
+    record(results_table, "r1", "test.touchpoint.t_source", "test", "pass", "error")
     assert failed_ids(results_table, "r1") == {
         "model.touchpoint.b": "error",
         "test.touchpoint.t_error": "not run in this run",
@@ -79,7 +95,7 @@ def test_results_of_other_runs_do_not_count(manifest, results_table):
         record(results_table, "old_run", uid, "model", "success")
     record(results_table, "old_run", "test.touchpoint.t_error", "test", "pass", "ERROR")
     assert set(failed_ids(results_table, "new_run")) == {
-        "model.touchpoint.a", "model.touchpoint.b", "test.touchpoint.t_error"}
+        "model.touchpoint.a", "model.touchpoint.b", "test.touchpoint.t_error", "test.touchpoint.t_source"}
 
 
 def test_a_retried_task_later_result_wins(manifest, results_table):
@@ -87,6 +103,7 @@ def test_a_retried_task_later_result_wins(manifest, results_table):
         record(results_table, "r1", uid, "model", "success")
     record(results_table, "r1", "test.touchpoint.t_error", "test", "error", "ERROR")
     record(results_table, "r1", "test.touchpoint.t_error", "test", "pass", "ERROR")
+    record(results_table, "r1", "test.touchpoint.t_source", "test", "pass", "error")
     assert failed_ids(results_table, "r1") == {}
 
 

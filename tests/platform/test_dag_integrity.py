@@ -25,6 +25,10 @@ if dag:
         edges=sorted([t.task_id, d] for t in dag.tasks for d in t.downstream_task_ids),
         schedule=f"{dag.timetable.expression} {dag.timetable.timezone} {dag.timetable.interval}", catchup=dag.catchup, timezone=str(dag.timezone),
         retries={t.task_id: t.retries for t in dag.tasks},
+        trigger_rules={t.task_id: getattr(t.trigger_rule, "value", str(t.trigger_rule)) for t in dag.tasks},
+        operators={t.task_id: type(t).__name__ for t in dag.tasks},
+        full_refresh={t.task_id: str(getattr(t, "full_refresh", "")) for t in dag.tasks if hasattr(t, "full_refresh")},
+        params=sorted(dag.params.keys()),
         backoff=all(t.retry_exponential_backoff for t in dag.tasks),
         callbacks=all(bool(t.on_failure_callback) for t in dag.tasks),
         audit_rule=getattr(dag.get_task("audit").trigger_rule, "value", str(dag.get_task("audit").trigger_rule)),
@@ -56,21 +60,30 @@ def test_dag_imports_without_errors(dag_info):
     assert dag_info["dags"] == ["touchpoint_nightly"]
 
 
+PRODUCERS = ("transform_inputs.dbt_producer_watcher", "transform.dbt_producer_watcher")
+
+
 def test_one_ingest_task_per_source_and_the_stages(dag_info):
     ids = set(dag_info["task_ids"])
     assert {f"ingest.{s}" for s in SOURCE_NAMES} <= ids
     assert {"resolve_data_date", "prepare_candidate", "audit", "publish"} <= ids
     transform = [t for t in ids if t.startswith("transform.")]
-    # Cosmos renders one `dbt build` task per model: the model, then its tests
-    assert transform and all(t.endswith(("_model_build", "_seed_build", "_test")) for t in transform)
-    assert "transform.customer_360_model_build" in ids
+    # Watcher mode: one producer (`dbt build`) per group, then a sensor per model
+    # (`<model>.run`, or `<model>_run` for a model without tests), per model's tests
+    # (`<model>.test`) and per multi-model test (`<test>_test`)
+    assert transform and all(
+        t.endswith((".run", "_run", ".seed", ".test", "_test", "dbt_producer_watcher", "dbt_producer_watcher_done"))
+        for t in transform)
+    assert {"transform.customer_360.run", "transform.customer_360.test", *PRODUCERS} <= ids
     assert "resolve_identities" in ids
     inputs = {t for t in ids if t.startswith("transform_inputs.")}
-    assert "transform_inputs.stg_crm_customers__accounts_model_build" in inputs
-    assert "transform_inputs.int_identifier_edges_collected_model_build" in inputs
+    assert "transform_inputs.stg_crm_customers__accounts.run" in inputs
+    assert "transform_inputs.int_identifier_edges_collected.run" in inputs
     # the two dbt groups split the project: no model is rendered twice
-    names = lambda prefix: {t.split(".", 1)[1] for t in ids if t.startswith(prefix)}  # noqa: E731
-    assert names("transform_inputs.") & names("transform.") == set()
+    models = lambda prefix: {t.split(".")[1].removesuffix("_run") for t in ids  # noqa: E731
+                             if t.startswith(prefix) and t.endswith((".run", "_run", ".seed"))}
+    assert models("transform_inputs.") and models("transform.")
+    assert models("transform_inputs.") & models("transform.") == set()
 
 
 def test_stages_run_in_order_without_cycles(dag_info):
@@ -91,18 +104,48 @@ def test_stages_run_in_order_without_cycles(dag_info):
         assert task not in reachable(task), f"cycle through {task}"
     for source in SOURCE_NAMES:
         downstream = reachable(f"ingest.{source}")
-        assert {"prepare_candidate", "transform_inputs.stg_crm_customers__accounts_model_build",
-                "resolve_identities", "transform.customer_360_model_build", "audit", "publish"} <= downstream
-    assert "transform.customer_360_model_build" in reachable("resolve_identities")
-    assert "resolve_identities" in reachable("transform_inputs.int_identifier_edges_collected_model_build")
+        assert {"prepare_candidate", "transform_inputs.stg_crm_customers__accounts.run",
+                "resolve_identities", "transform.customer_360.run", "audit", "publish"} <= downstream
+    assert "transform.customer_360.run" in reachable("resolve_identities")
+    assert "resolve_identities" in reachable("transform_inputs.int_identifier_edges_collected.test")
     assert "publish" in reachable("audit")
-    assert "audit" in reachable("transform.customer_360_model_build")
+    assert "audit" in reachable("transform.customer_360.test")
+
+
+def test_each_dbt_group_runs_its_producer_before_any_sensor(dag_info):
+    # One task at a time (dag.test, `touchpoint run`) a sensor that ran before its
+    # producer would wait forever: the producer is the group's only entry, and every
+    # sensor of the group is downstream of it.
+    upstream: dict[str, set[str]] = {}
+    for up, down in dag_info["edges"]:
+        upstream.setdefault(down, set()).add(up)
+    for producer in PRODUCERS:
+        group = producer.split(".")[0] + "."
+        members = {t for t in dag_info["task_ids"] if t.startswith(group)}
+        entries = {t for t in members if not upstream.get(t, set()) & members}
+        assert entries == {producer}
+        assert dag_info["operators"][producer] == "DbtProducerWatcherOperator"
+        # a sensor reports whether its producer's build passed or failed
+        firsts = {t for t in members if producer in upstream.get(t, set())} - {producer + "_done"}
+        assert firsts and {dag_info["trigger_rules"][t] for t in firsts} == {"one_done"}
+        # the done gate never holds back a group whose sensors recovered on retry
+        assert dag_info["trigger_rules"][producer + "_done"] == "all_done"
+
+
+def test_full_refresh_is_run_conf_that_reaches_every_dbt_task(dag_info):
+    assert {"data_date", "full_refresh"} <= set(dag_info["params"])
+    templates = {task: value for task, value in dag_info["full_refresh"].items() if task in PRODUCERS}
+    assert set(templates) == set(PRODUCERS)
+    assert all("full_refresh" in value and "dag_run.conf" in value for value in templates.values())
 
 
 def test_schedule_retries_and_alerts(dag_info):
     assert dag_info["schedule"] == "0 2 * * * Asia/Seoul 1 day, 0:00:00"
     assert dag_info["catchup"] is False
-    assert set(dag_info["retries"].values()) == {2}
+    # A retried watcher producer would only skip (Cosmos never runs a second build in a
+    # run); the retry belongs to the failed node's sensor, which then runs that node.
+    assert {dag_info["retries"][p] for p in PRODUCERS} == {0}
+    assert {r for t, r in dag_info["retries"].items() if t not in PRODUCERS} == {2}
     assert dag_info["backoff"] is True
     assert dag_info["callbacks"] is True
     # the audit must run even when transform failed, so a failure is logged as blocked
