@@ -123,3 +123,18 @@ def test_publish_without_candidate_is_refused(fresh_conn):
             reset_candidate(fresh_conn, schema)
         with pytest.raises(PublishError, match="refusing"):
             publish(fresh_conn, "run1", date(2026, 11, 1), schema)
+
+
+def test_prepare_candidate_keeps_the_candidate_unless_full_refresh(fresh_db_url, fresh_conn, monkeypatch):
+    from touchpoint.pipeline import prepare_candidate
+
+    monkeypatch.setenv("WAREHOUSE_URL", fresh_db_url)
+    build_candidate(fresh_conn, 3, "night1")
+    prepare_candidate("run2")
+    # dbt's incremental state survives a normal night
+    assert fresh_conn.execute(f"select count(*) from {CANDIDATE}.customer_360").fetchone()[0] == 3
+    prepare_candidate("run3", full_refresh=True)
+    assert fresh_conn.execute("select to_regnamespace(%s)", (CANDIDATE,)).fetchone()[0] is None
+    monkeypatch.setenv("TOUCHPOINT_CANDIDATE_SCHEMA", "marts")
+    with pytest.raises(PublishError, match="refusing"):
+        prepare_candidate("run4")
