@@ -70,6 +70,43 @@ def checksums(url: str) -> dict[str, tuple[int, str]]:
     return result
 
 
+def link_two_customers(url: str) -> None:
+    """A new CRM account with the email of one customer and the phone of another, both
+    with email events from earlier nights: tonight's resolver merges them, and the
+    absorbed customer's old email events must be re-mapped without being reloaded."""
+    rows = query(url, """
+        with email_customers as (
+            select map.customer_id, min(map.identifier_value) as email
+            from identity.identifier_map as map
+            inner join intermediate.int_email_events_mapped_to_customers as email_events
+                on map.identifier_type = 'email' and map.identifier_value = email_events.email_normalized
+            group by map.customer_id
+        ),
+        phones as (
+            select customer_id, min(identifier_value) as phone
+            from identity.identifier_map
+            where identifier_type = 'phone'
+            group by customer_id
+        )
+        select first.email, phones.phone
+        from email_customers as first
+        inner join email_customers as second on second.customer_id > first.customer_id
+        inner join phones on phones.customer_id = second.customer_id
+        order by first.customer_id, second.customer_id
+        limit 1
+    """)
+    assert rows, "no two customers with email events and a phone to link"
+    email, phone = rows[0]
+    with psycopg.connect(url) as conn:
+        conn.execute("""
+            insert into raw.crm_customers (
+                account_id, email, phone, name, signup_channel, signup_at, updated_at,
+                _load_id, _file_path, _line_number, _logical_date, _record_hash)
+            values ('A99999999', %s, %s, 'Test Link', 'web', now(), now(),
+                    'test:link_two_customers', 'test', 1, current_date, md5('test:link_two_customers'))
+        """, (email, phone))
+
+
 @pytest.fixture(scope="module")
 def warehouses(module_db_url: str, warehouse_url: str, tmp_path_factory):
     """(incremental url, full-refresh url, first resolver run id) after the nights."""
@@ -79,6 +116,8 @@ def warehouses(module_db_url: str, warehouse_url: str, tmp_path_factory):
     first_run_id = None
     for night in range(NIGHTS):
         ingest(START + dt.timedelta(days=night), landing_dir=work / "generated" / "landing", url=module_db_url)
+        if night == NIGHTS - 1:
+            link_two_customers(module_db_url)
         # seeds too: the edges model reads the identifier blocklist seed
         run_dbt(["build", "--select", "staging", "+int_identifier_edges_collected", "--resource-type", "seed",
                  "--resource-type", "model", "--quiet", *dbt_paths], url=module_db_url)
@@ -115,6 +154,14 @@ def test_the_nights_merged_customers_and_split_sessions(warehouses):
         ) as sessions
     """)[0][0]
     assert sessions_in_two_loads > 0, "no session has events in two loads"
+    # the absorbed customer's email events: rewritten on the last night, loaded before it
+    remapped_only = query(url, """
+        select count(*)
+        from intermediate.int_email_events_mapped_to_customers
+        where _changed_at = (select max(_changed_at) from intermediate.int_email_events_mapped_to_customers)
+            and _loaded_at < (select max(_loaded_at) from raw.crm_customers where _load_id <> 'test:link_two_customers')
+    """)[0][0]
+    assert remapped_only > 0, "no old record was re-mapped for an identity change alone"
 
 
 def test_incremental_nights_equal_a_full_refresh(warehouses):
