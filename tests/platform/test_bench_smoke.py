@@ -1,10 +1,15 @@
-"""The loader benchmark runs end to end on a few rows (a smoke test of the harness, not a
-timing test: the figures are produced by `make bench` and recorded in docs/loading.md)."""
+"""The benchmarks run end to end on small inputs (smoke tests of the harnesses, not timing
+tests: the figures are produced by `make bench` and recorded in docs/loading.md and
+docs/performance.md)."""
 from __future__ import annotations
 
+import json
 import re
 
-from bench import bench_loader
+import psycopg
+
+from bench import bench_loader, bench_nightly
+from touchpoint.db import with_database
 
 
 def test_loader_benchmark_runs_and_counts_every_row(warehouse_url, capsys, tmp_path):
@@ -17,3 +22,38 @@ def test_loader_benchmark_runs_and_counts_every_row(warehouse_url, capsys, tmp_p
         assert float(re.search(r"ratio (\d+\.\d+)", line)[1]) > 0
     assert "worst ratio" in out
     assert not (tmp_path / "loader.json").exists()  # a partial run never overwrites the recorded results
+
+
+def test_nightly_benchmark_runs_two_real_nights_and_writes_sane_json(warehouse_url, capsys, tmp_path):
+    # GIVEN the quick scenario (300 customers, 7 days of history)
+    # WHEN the harness runs the real DAG for the backfill night and the normal night
+    out = tmp_path / "nightly.json"
+    assert bench_nightly.main(["--quick", "--out", str(out), "--work-dir", str(tmp_path)]) == 0
+
+    # THEN both nights succeeded and every figure the docs table uses was measured
+    result = json.loads(out.read_text())
+    assert result["meta"]["commit"]
+    (scenario,) = result["scenarios"]
+    assert (scenario["customers"], scenario["history_days"], scenario["ok"]) == (300, 7, True)
+    night1, night2 = scenario["nights"]
+    for night in (night1, night2):
+        assert night["state"] == "success"
+        assert 0 < night["dag_seconds"] <= night["command_seconds"]
+        assert {"ingest", "transform_inputs", "identity", "transform", "audit", "publish"} <= set(night["stages"])
+        assert all(stage["tasks"] > 0 and stage["not_success"] == 0 for stage in night["stages"].values())
+        assert night["stages"]["ingest"]["tasks"] == 12
+        assert night["publication"]["decision"] == "published"
+        assert 0 < len(night["top_models"]) <= 10
+        seconds = [model["seconds"] for model in night["top_models"]]
+        assert seconds == sorted(seconds, reverse=True)
+        assert night["memory"]["samples"] > 0 and night["memory"]["peak_tree_rss_mb"] > 0
+        assert night["db_size_mb"] > 0
+    # night 2 is a normal night: a few percent of the backfill's rows (1 day of 8 here)
+    assert 0 < night2["rows_loaded"] < night1["rows_loaded"] / 4
+    assert "| 300 | 7 |" in capsys.readouterr().out  # the markdown table for the docs
+
+    # AND the scenario's database and data folder are gone (no --keep)
+    with psycopg.connect(with_database(warehouse_url, "postgres")) as conn:
+        assert conn.execute("select count(*) from pg_database where datname = %s",
+                            (scenario["database"],)).fetchone()[0] == 0
+    assert not list(tmp_path.glob("tp_bench_nightly_*"))
