@@ -112,7 +112,7 @@ def test_columns_filled_for_customers_with_activity(mart):
     always = ["is_identified", "identifier_count", "email_sha256", "first_seen_at", "last_seen_at",
               "acquisition_channel", "channel_count", "channels_used", "preferred_channel",
               "order_count", "net_revenue_krw", "average_order_value_krw", "first_order_date", "last_order_date",
-              "email_sent_count", "email_open_rate", "email_click_rate", "as_of_date"]
+              "email_sent_count", "email_open_rate", "email_click_rate", "_changed_at"]
     assert {c: row[c] for c in always if row[c] is None} == {}
 
 
@@ -191,12 +191,25 @@ def test_no_raw_pii_in_the_mart(mart):
     assert query(url, f"select count(*) from {schema}.customer_360 where phone_masked !~ '\\*'")[0][0] == 0
 
 
-def test_as_of_date_defaults_to_latest_touch(mart):
+def test_windows_default_to_the_latest_touch_date(mart):
+    # no data_date var: the 30-day window ends at the latest touch date in the data
     url, schema = mart
-    as_of_dates = query(url, f"select distinct as_of_date from {schema}.customer_360")
     latest_touch = query(url, "select max(touch_date) from intermediate.int_customer_touches_unioned")[0][0]
-    assert as_of_dates == [(latest_touch,)]
     assert latest_touch == START + dt.timedelta(days=DAYS - 1)
+    differing = query(url, f"""
+        with expected as (
+            select customer_id, count(*) as sessions
+            from intermediate.int_sessions_mapped_to_customers
+            where platform = 'web' and customer_id is not null
+                and session_date > %(latest)s::date - 30 and session_date <= %(latest)s::date
+            group by customer_id
+        )
+        select count(*)
+        from {schema}.customer_360 as mart
+        left join expected on expected.customer_id = mart.customer_id
+        where mart.web_session_count_last_30_days <> coalesce(expected.sessions, 0)
+    """, {"latest": latest_touch})[0][0]
+    assert differing == 0
 
 
 def test_great_expectations_suite_passes(mart):

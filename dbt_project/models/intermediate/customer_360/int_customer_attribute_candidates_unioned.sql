@@ -1,3 +1,17 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='customer_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['attribute_candidate_id'], 'unique': True},
+            {'columns': ['customer_id']},
+            {'columns': ['_changed_at']},
+        ],
+        pre_hook="{{ delete_touched_customers() }}",
+    )
+}}
 {#- Every value a source states for a golden-record attribute of a customer, one row
     per (source record, attribute). Values are text; birth_year is cast back after
     survivorship. Block-listed placeholder emails and phones (test@test.com,
@@ -9,36 +23,42 @@ with
 accounts as (
 
     select * from {{ ref('int_crm_accounts_mapped_to_customers') }}
+    {{ touched_customers_filter() }}
 
 ),
 
 orders as (
 
     select * from {{ ref('int_orders_mapped_to_customers') }}
+    {{ touched_customers_filter() }}
 
 ),
 
 tickets as (
 
     select * from {{ ref('int_support_tickets_mapped_to_customers') }}
+    {{ touched_customers_filter() }}
 
 ),
 
 responses as (
 
     select * from {{ ref('int_survey_responses_mapped_to_customers') }}
+    {{ touched_customers_filter() }}
 
 ),
 
 reviews as (
 
     select * from {{ ref('int_product_reviews_mapped_to_customers') }}
+    {{ touched_customers_filter() }}
 
 ),
 
 email_events as (
 
     select * from {{ ref('int_email_events_mapped_to_customers') }}
+    {{ touched_customers_filter() }}
 
 ),
 
@@ -194,7 +214,8 @@ final as (
         candidate_source,
         source_record_id,
         is_crm,
-        observed_at
+        observed_at,
+        cast('{{ run_started_at }}' as timestamptz) as _changed_at
     from candidates_unioned
     where attribute_value is not null
         and not (

@@ -1,3 +1,16 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='customer_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['customer_id'], 'unique': True},
+            {'columns': ['_changed_at']},
+        ],
+        pre_hook="{{ delete_touched_customers() }}",
+    )
+}}
 {#- Survivorship: one value per customer and attribute.
       1. a CRM value beats every other source; among CRM values, the one of the most
          recently updated account wins (the latest statement of the customer);
@@ -11,6 +24,7 @@ with
 candidates as (
 
     select * from {{ ref('int_customer_attribute_candidates_unioned') }}
+    {{ touched_customers_filter() }}
 
 ),
 
@@ -63,7 +77,8 @@ final as (
         max(case when attribute_name = 'name' then attribute_value end) as name,
         max(case when attribute_name = 'gender' then attribute_value end) as gender,
         cast(max(case when attribute_name = 'birth_year' then attribute_value end) as {{ dbt.type_int() }}) as birth_year,
-        max(case when attribute_name = 'city' then attribute_value end) as city
+        max(case when attribute_name = 'city' then attribute_value end) as city,
+        cast('{{ run_started_at }}' as timestamptz) as _changed_at
     from surviving_values
     group by customer_id
 

@@ -1,8 +1,22 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='customer_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['customer_id'], 'unique': True},
+            {'columns': ['_changed_at']},
+        ],
+        pre_hook="{{ delete_touched_customers() }}",
+    )
+}}
 with
 
 touches as (
 
     select * from {{ ref('int_customer_touches_unioned') }}
+    {{ touched_customers_filter() }}
 
 ),
 
@@ -117,7 +131,8 @@ final as (
         first_touches.acquisition_campaign,
         coalesce(channels_listed.channel_count, 0) as channel_count,
         channels_listed.channels_used,
-        preferred_channels.preferred_channel
+        preferred_channels.preferred_channel,
+        cast('{{ run_started_at }}' as timestamptz) as _changed_at
     from first_touches
     inner join last_touches
         on first_touches.customer_id = last_touches.customer_id

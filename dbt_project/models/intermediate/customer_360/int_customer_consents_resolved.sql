@@ -1,3 +1,16 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='customer_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['customer_id'], 'unique': True},
+            {'columns': ['_changed_at']},
+        ],
+        pre_hook="{{ delete_touched_customers() }}",
+    )
+}}
 {#- Marketing consent of the customer's most recently updated CRM account (CRM is the
     consent system of record). An ESP unsubscribe or spam complaint newer than that
     CRM version withdraws email consent: the ESP sees the opt-out before the CRM sync,
@@ -7,12 +20,14 @@ with
 accounts as (
 
     select * from {{ ref('int_crm_accounts_mapped_to_customers') }}
+    {{ touched_customers_filter() }}
 
 ),
 
 email_events as (
 
     select * from {{ ref('int_email_events_mapped_to_customers') }}
+    {{ touched_customers_filter() }}
 
 ),
 
@@ -102,7 +117,8 @@ final as (
         case
             when is_opt_out_newer_than_crm then opted_out_at
             else crm_updated_at
-        end as consent_updated_at
+        end as consent_updated_at,
+        cast('{{ run_started_at }}' as timestamptz) as _changed_at
     from consents_joined
 
 )

@@ -1,8 +1,22 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='customer_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['customer_id'], 'unique': True},
+            {'columns': ['_changed_at']},
+        ],
+        pre_hook="{{ delete_touched_customers() }}",
+    )
+}}
 with
 
 email_events as (
 
     select * from {{ ref('int_email_events_mapped_to_customers') }}
+    {{ touched_customers_filter() }}
 
 ),
 
@@ -55,7 +69,8 @@ final as (
         round(
             cast(delivered_clicked_count as {{ dbt.type_numeric() }}) / nullif(email_delivered_count, 0),
             4
-        ) as email_click_rate
+        ) as email_click_rate,
+        cast('{{ run_started_at }}' as timestamptz) as _changed_at
     from customer_messages_aggregated
 
 )

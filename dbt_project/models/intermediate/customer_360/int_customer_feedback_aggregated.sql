@@ -1,26 +1,43 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='customer_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['customer_id'], 'unique': True},
+            {'columns': ['_changed_at']},
+        ],
+        pre_hook="{{ delete_touched_customers() }}",
+    )
+}}
 with
 
 tickets as (
 
     select * from {{ ref('int_support_tickets_mapped_to_customers') }}
+    {{ touched_customers_filter() }}
 
 ),
 
 responses as (
 
     select * from {{ ref('int_survey_responses_mapped_to_customers') }}
+    {{ touched_customers_filter() }}
 
 ),
 
 reviews as (
 
     select * from {{ ref('int_product_reviews_mapped_to_customers') }}
+    {{ touched_customers_filter() }}
 
 ),
 
 mentions as (
 
     select * from {{ ref('int_social_mentions_mapped_to_customers') }}
+    {{ touched_customers_filter() }}
 
 ),
 
@@ -144,7 +161,8 @@ final as (
         coalesce(csat_totals.csat_response_count, 0) as csat_response_count,
         coalesce(review_totals.review_count, 0) as review_count,
         review_totals.average_review_rating,
-        coalesce(mention_totals.social_mention_count, 0) as social_mention_count
+        coalesce(mention_totals.social_mention_count, 0) as social_mention_count,
+        cast('{{ run_started_at }}' as timestamptz) as _changed_at
     from customers_with_feedback
     left join ticket_totals
         on customers_with_feedback.customer_id = ticket_totals.customer_id

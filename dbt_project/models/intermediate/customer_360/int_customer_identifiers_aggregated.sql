@@ -1,3 +1,16 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='customer_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['customer_id'], 'unique': True},
+            {'columns': ['_changed_at']},
+        ],
+        pre_hook="{{ delete_touched_customers() }}",
+    )
+}}
 {#- The customer spine: every customer_id of the identity map. A customer is identified
     when we hold an identifier that names a person (email, phone, CRM account, loyalty
     card, or the resolver's internal loyalty_member_id node); customers known only by
@@ -8,6 +21,7 @@ with
 identifier_map as (
 
     select * from {{ source('identity', 'identifier_map') }}
+    {{ touched_customers_filter() }}
 
 ),
 
@@ -17,7 +31,8 @@ final as (
         customer_id,
         {{ dbt.bool_or("identifier_type in ('email', 'phone', 'account_id', 'loyalty_card', 'loyalty_member_id')") }} as is_identified,
         count(*) as identifier_count,
-        min(first_seen_at) as identifier_first_seen_at
+        min(first_seen_at) as identifier_first_seen_at,
+        cast('{{ run_started_at }}' as timestamptz) as _changed_at
     from identifier_map
     group by customer_id
 

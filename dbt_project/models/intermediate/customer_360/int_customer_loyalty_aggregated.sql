@@ -1,3 +1,16 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='customer_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['customer_id'], 'unique': True},
+            {'columns': ['_changed_at']},
+        ],
+        pre_hook="{{ delete_touched_customers() }}",
+    )
+}}
 {#- Tier and points come from the ledger only: the balance is the sum of the points
     deltas loaded so far, and the tier is the one set by the latest enrolment or tier
     change. A member whose enrolment and tier changes predate the ledger's history has
@@ -7,12 +20,14 @@ with
 ledger as (
 
     select * from {{ ref('int_loyalty_events_mapped_to_customers') }}
+    {{ touched_customers_filter() }}
 
 ),
 
 accounts as (
 
     select * from {{ ref('int_crm_accounts_mapped_to_customers') }}
+    {{ touched_customers_filter() }}
 
 ),
 
@@ -81,7 +96,8 @@ final as (
         coalesce(crm_memberships.has_member_account, false)
             or ledger_totals.customer_id is not null as is_loyalty_member,
         current_tiers.loyalty_tier,
-        ledger_totals.loyalty_points_balance
+        ledger_totals.loyalty_points_balance,
+        cast('{{ run_started_at }}' as timestamptz) as _changed_at
     from customers_with_loyalty
     left join ledger_totals
         on customers_with_loyalty.customer_id = ledger_totals.customer_id

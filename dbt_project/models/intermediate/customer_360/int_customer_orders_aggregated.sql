@@ -1,14 +1,29 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='customer_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['customer_id'], 'unique': True},
+            {'columns': ['_changed_at']},
+        ],
+        pre_hook="{{ delete_touched_customers() }}",
+    )
+}}
 with
 
 orders as (
 
     select * from {{ ref('int_orders_mapped_to_customers') }}
+    {{ touched_customers_filter() }}
 
 ),
 
 receipts as (
 
     select * from {{ ref('int_receipts_mapped_to_customers') }}
+    {{ touched_customers_filter() }}
 
 ),
 
@@ -76,7 +91,8 @@ final as (
             0
         ) as average_order_value_krw,
         first_order_date,
-        last_order_date
+        last_order_date,
+        cast('{{ run_started_at }}' as timestamptz) as _changed_at
     from purchases_aggregated
 
 )

@@ -1,3 +1,16 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='customer_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['customer_id'], 'unique': True},
+            {'columns': ['_changed_at']},
+        ],
+        pre_hook="{{ delete_touched_customers() }}",
+    )
+}}
 {#- Windows are the last 30 / 90 Seoul business dates up to and including
     as_of_date() (var data_date, else the latest touch date); sessions dated after the
     as-of date (data loaded ahead of a backfilled run) are not counted. -#}
@@ -6,6 +19,7 @@ with
 sessions as (
 
     select * from {{ ref('int_sessions_mapped_to_customers') }}
+    {{ touched_customers_filter() }}
 
 ),
 
@@ -29,7 +43,8 @@ final as (
         sum(case when platform = 'web' and is_within_30_days then 1 else 0 end) as web_session_count_last_30_days,
         sum(case when platform = 'web' and is_within_90_days then 1 else 0 end) as web_session_count_last_90_days,
         sum(case when platform = 'app' and is_within_30_days then 1 else 0 end) as app_session_count_last_30_days,
-        sum(case when platform = 'app' and is_within_90_days then 1 else 0 end) as app_session_count_last_90_days
+        sum(case when platform = 'app' and is_within_90_days then 1 else 0 end) as app_session_count_last_90_days,
+        cast('{{ run_started_at }}' as timestamptz) as _changed_at
     from customer_sessions_windowed
     group by customer_id
 

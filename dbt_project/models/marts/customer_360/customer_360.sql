@@ -1,60 +1,87 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='customer_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['customer_id'], 'unique': True},
+            {'columns': ['_changed_at']},
+        ],
+        pre_hook="{{ delete_touched_customers() }}",
+    )
+}}
 {#- One row per identity-resolved customer: golden-record attributes (PII hashed or
     masked), consent, acquisition, channels, sessions, orders, email engagement,
     feedback and loyalty. Each block is computed in an intermediate model
-    (intermediate/customer_360); this model only joins them. See docs/customer_360.md. -#}
+    (intermediate/customer_360); this model only joins them. See docs/customer_360.md.
+    Incremental (issue 8): a night rewrites the customers of
+    int_customers_touched_collected (new or re-mapped records, merges, rolling-window
+    crossings); absorbed customer ids are deleted. The as-of date of the windowed
+    metrics is the night's data date, not a column: a per-row copy would rewrite every
+    row every night. -#}
 with
 
 customers as (
 
     select * from {{ ref('int_customer_identifiers_aggregated') }}
+    {{ touched_customers_filter() }}
 
 ),
 
 attributes as (
 
     select * from {{ ref('int_customer_attributes_survived') }}
+    {{ touched_customers_filter() }}
 
 ),
 
 consents as (
 
     select * from {{ ref('int_customer_consents_resolved') }}
+    {{ touched_customers_filter() }}
 
 ),
 
 channels as (
 
     select * from {{ ref('int_customer_channels_aggregated') }}
+    {{ touched_customers_filter() }}
 
 ),
 
 sessions as (
 
     select * from {{ ref('int_customer_sessions_aggregated') }}
+    {{ touched_customers_filter() }}
 
 ),
 
 orders as (
 
     select * from {{ ref('int_customer_orders_aggregated') }}
+    {{ touched_customers_filter() }}
 
 ),
 
 email_engagement as (
 
     select * from {{ ref('int_customer_email_engagement_aggregated') }}
+    {{ touched_customers_filter() }}
 
 ),
 
 feedback as (
 
     select * from {{ ref('int_customer_feedback_aggregated') }}
+    {{ touched_customers_filter() }}
 
 ),
 
 loyalty as (
 
     select * from {{ ref('int_customer_loyalty_aggregated') }}
+    {{ touched_customers_filter() }}
 
 ),
 
@@ -131,7 +158,7 @@ final as (
         cast(null as {{ dbt.type_string() }}) as rfm_segment,
         cast(null as {{ dbt.type_numeric() }}) as predicted_clv_krw,
 
-        {{ as_of_date() }} as as_of_date
+        cast('{{ run_started_at }}' as timestamptz) as _changed_at
     from customers
     left join attributes
         on customers.customer_id = attributes.customer_id

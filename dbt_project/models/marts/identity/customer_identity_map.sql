@@ -1,5 +1,22 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['identifier_type', 'identifier_sha256'],
+        incremental_strategy='merge',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['identifier_type', 'identifier_sha256'], 'unique': True},
+        ],
+    )
+}}
 {#- Published as marts.customer_identity_map: which customer an identifier belongs to,
-    without the identifier itself (PII stays in schema identity). -#}
+    without the identifier itself (PII stays in schema identity).
+    Incremental (issue 8), cheap by construction: the map is read whole (one row per
+    identifier, not per event) and joined to this table on the grain, but only new
+    rows and rows whose customer, dates or sources changed are written (merge), so
+    _changed_at moves only for them. The map's updated_at alone would miss a new
+    sighting (last_seen_at, sources), which does not bump it. The resolver never
+    deletes an identifier, so no row has to go. -#}
 with
 
 identifier_map as (
@@ -8,7 +25,7 @@ identifier_map as (
 
 ),
 
-final as (
+identifiers_hashed as (
 
     select
         identifier_type,
@@ -22,6 +39,54 @@ final as (
     where identifier_type in (
         'email', 'phone', 'account_id', 'loyalty_card', 'cookie_id', 'app_instance_id', 'social_handle'
     )
+
+),
+
+{%- if is_incremental() %}
+
+identifiers_changed as (
+
+    select identifiers_hashed.*
+    from identifiers_hashed
+    left join {{ this }} as published
+        on identifiers_hashed.identifier_type = published.identifier_type
+        and identifiers_hashed.identifier_sha256 = published.identifier_sha256
+    where published.identifier_sha256 is null
+        or (
+            identifiers_hashed.customer_id,
+            identifiers_hashed.first_seen_at,
+            identifiers_hashed.last_seen_at,
+            identifiers_hashed.sources
+        ) is distinct from (
+            published.customer_id,
+            published.first_seen_at,
+            published.last_seen_at,
+            published.sources
+        )
+
+),
+
+{%- else %}
+
+identifiers_changed as (
+
+    select * from identifiers_hashed
+
+),
+
+{%- endif %}
+
+final as (
+
+    select
+        identifier_type,
+        identifier_sha256,
+        customer_id,
+        first_seen_at,
+        last_seen_at,
+        sources,
+        cast('{{ run_started_at }}' as timestamptz) as _changed_at
+    from identifiers_changed
 
 )
 
