@@ -100,3 +100,10 @@ def ensure_ingestion_tables(conn: psycopg.Connection) -> None:
         (list(CONTRACTS),)).fetchall()
     for (table,) in without_default:
         conn.execute(f"alter table raw.{table} alter column _loaded_at set default now()")
+    # One BRIN index per raw table on _loaded_at (issue 8): raw is append-only in load order,
+    # so a block range summary is tiny and nearly free to maintain under COPY, and it lets
+    # the incremental staging models read only the night's rows (_loaded_at > watermark)
+    # instead of scanning the whole history.
+    for source in CONTRACTS:
+        conn.execute(f"create index if not exists {source}_loaded_at_brin"
+                     f" on raw.{source} using brin (_loaded_at)")

@@ -1,8 +1,11 @@
+{{ staging_config('daily_campaign_id', 'ad_spend') }}
+
 with
 
 source as (
 
     select * from {{ source('ad_spend', 'ad_spend') }}
+    {{- staging_filter('ad_spend') }}
 
 ),
 
@@ -39,7 +42,7 @@ latest_delivery as (
 
 ),
 
-final as (
+transformed as (
 
     select
         {{ touchpoint_surrogate_key(['spend_date', 'platform', 'campaign_id']) }} as daily_campaign_id,
@@ -55,9 +58,23 @@ final as (
         conversion_value_krw,
         _load_id,
         _logical_date,
-        _loaded_at
+        _loaded_at,
+        _line_number
 
     from latest_delivery
+
+),
+
+-- incremental: the night's rows and the existing rows of the keys they touch,
+-- the first in the model's version order wins (macros/staging/staging_incremental.sql)
+final as (
+
+    {{ staging_keep_latest(
+        'transformed',
+        'daily_campaign_id',
+        '_logical_date desc, _loaded_at desc, _load_id desc, _line_number desc',
+        'ad_spend'
+    ) }}
 
 )
 

@@ -1,8 +1,11 @@
+{{ staging_config('account_id', 'crm_customers') }}
+
 with
 
 source as (
 
     select * from {{ source('crm_customers', 'crm_customers') }}
+    {{- staging_filter('crm_customers') }}
 
 ),
 
@@ -52,7 +55,7 @@ latest_version as (
 
 ),
 
-final as (
+transformed as (
 
     select
         account_id,
@@ -74,9 +77,23 @@ final as (
         updated_at,
         _load_id,
         _logical_date,
-        _loaded_at
+        _loaded_at,
+        _line_number
 
     from latest_version
+
+),
+
+-- incremental: the night's rows and the existing rows of the keys they touch,
+-- the first in the model's version order wins (macros/staging/staging_incremental.sql)
+final as (
+
+    {{ staging_keep_latest(
+        'transformed',
+        'account_id',
+        'updated_at desc, _loaded_at desc, _load_id desc, _line_number desc',
+        'crm_customers'
+    ) }}
 
 )
 

@@ -1,8 +1,11 @@
+{{ staging_config('order_id', 'ecommerce_orders') }}
+
 with
 
 source as (
 
     select * from {{ source('ecommerce_orders', 'ecommerce_orders') }}
+    {{- staging_filter('ecommerce_orders') }}
 
 ),
 
@@ -82,7 +85,7 @@ nested_aggregates as (
 
 ),
 
-final as (
+transformed as (
 
     select
         order_id,
@@ -123,9 +126,23 @@ final as (
         referring_site,
         _load_id,
         _logical_date,
-        _loaded_at
+        _loaded_at,
+        _line_number
 
     from nested_aggregates
+
+),
+
+-- incremental: the night's rows and the existing rows of the keys they touch,
+-- the first in the model's version order wins (macros/staging/staging_incremental.sql)
+final as (
+
+    {{ staging_keep_latest(
+        'transformed',
+        'order_id',
+        'updated_at desc, _loaded_at desc, _load_id desc, _line_number desc',
+        'ecommerce_orders'
+    ) }}
 
 )
 

@@ -1,8 +1,11 @@
+{{ staging_config('email_event_id', 'email_events') }}
+
 with
 
 source as (
 
     select * from {{ source('email_events', 'email_events') }}
+    {{- staging_filter('email_events') }}
 
 ),
 
@@ -35,7 +38,7 @@ deduplicated as (
 
 ),
 
-final as (
+transformed as (
 
     select
         email_event_id,
@@ -54,9 +57,23 @@ final as (
         event_type = 'bounce' and bounce_type = 'hard' as is_hard_bounce,
         user_agent,
         _load_id,
-        _loaded_at
+        _loaded_at,
+        _line_number
 
     from deduplicated
+
+),
+
+-- incremental: the night's rows and the existing rows of the keys they touch,
+-- the first in the model's version order wins (macros/staging/staging_incremental.sql)
+final as (
+
+    {{ staging_keep_latest(
+        'transformed',
+        'email_event_id',
+        '_loaded_at desc, _load_id desc, _line_number desc',
+        'email_events'
+    ) }}
 
 )
 

@@ -1,8 +1,11 @@
+{{ staging_config('loyalty_event_id', 'loyalty_events') }}
+
 with
 
 source as (
 
     select * from {{ source('loyalty_events', 'loyalty_events') }}
+    {{- staging_filter('loyalty_events') }}
 
 ),
 
@@ -36,7 +39,7 @@ deduplicated as (
 
 ),
 
-final as (
+transformed as (
 
     select
         loyalty_event_id,
@@ -52,9 +55,23 @@ final as (
         event_at,
         event_date,
         _load_id,
-        _loaded_at
+        _loaded_at,
+        _line_number
 
     from deduplicated
+
+),
+
+-- incremental: the night's rows and the existing rows of the keys they touch,
+-- the first in the model's version order wins (macros/staging/staging_incremental.sql)
+final as (
+
+    {{ staging_keep_latest(
+        'transformed',
+        'loyalty_event_id',
+        '_loaded_at desc, _load_id desc, _line_number desc',
+        'loyalty_events'
+    ) }}
 
 )
 

@@ -1,8 +1,11 @@
+{{ staging_config('review_id', 'product_reviews') }}
+
 with
 
 source as (
 
     select * from {{ source('product_reviews', 'product_reviews') }}
+    {{- staging_filter('product_reviews') }}
 
 ),
 
@@ -38,7 +41,7 @@ deduplicated as (
 
 ),
 
-final as (
+transformed as (
 
     select
         review_id,
@@ -56,9 +59,23 @@ final as (
         review_date,
         language,
         _load_id,
-        _loaded_at
+        _loaded_at,
+        _line_number
 
     from deduplicated
+
+),
+
+-- incremental: the night's rows and the existing rows of the keys they touch,
+-- the first in the model's version order wins (macros/staging/staging_incremental.sql)
+final as (
+
+    {{ staging_keep_latest(
+        'transformed',
+        'review_id',
+        '_loaded_at desc, _load_id desc, _line_number desc',
+        'product_reviews'
+    ) }}
 
 )
 

@@ -1,8 +1,11 @@
+{{ staging_config('mention_id', 'social_mentions') }}
+
 with
 
 source as (
 
     select * from {{ source('social_mentions', 'social_mentions') }}
+    {{- staging_filter('social_mentions') }}
 
 ),
 
@@ -49,7 +52,7 @@ latest_version as (
 
 ),
 
-final as (
+transformed as (
 
     select
         mention_id,
@@ -68,9 +71,23 @@ final as (
         post_url,
         language,
         _load_id,
-        _loaded_at
+        _loaded_at,
+        _line_number
 
     from latest_version
+
+),
+
+-- incremental: the night's rows and the existing rows of the keys they touch,
+-- the first in the model's version order wins (macros/staging/staging_incremental.sql)
+final as (
+
+    {{ staging_keep_latest(
+        'transformed',
+        'mention_id',
+        'collected_at desc, _loaded_at desc, _load_id desc, _line_number desc',
+        'social_mentions'
+    ) }}
 
 )
 

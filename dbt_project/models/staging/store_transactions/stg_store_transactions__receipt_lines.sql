@@ -1,8 +1,11 @@
+{{ staging_config('receipt_line_id', 'store_transactions', 'delete+insert', 'receipt_id') }}
+
 with
 
 source as (
 
     select * from {{ source('store_transactions', 'store_transactions') }}
+    {{- staging_filter('store_transactions') }}
 
 ),
 
@@ -29,20 +32,110 @@ deduplicated as (
 
 ),
 
+-- incremental: per receipt touched tonight, the last loaded of its new copies and the
+-- copy its existing lines come from (same order as stg_store_transactions__receipts);
+-- a new winner replaces all lines of the receipt (delete+insert on receipt_id)
+{%- if is_incremental() and not staging_has_superseded_rows('store_transactions') %}
+
+existing_versions as (
+
+    select distinct on (existing.receipt_id)
+        existing.receipt_id,
+        existing._loaded_at,
+        existing._load_id,
+        existing._line_number,
+        false as is_new_version
+
+    from {{ this }} as existing
+    where existing.receipt_id in (select deduplicated.receipt_id from deduplicated)
+    order by existing.receipt_id
+
+),
+
+winning_versions as (
+
+    select distinct on (candidates.receipt_id)
+        candidates.receipt_id,
+        candidates.is_new_version
+
+    from (
+        select
+            receipt_id,
+            _loaded_at,
+            _load_id,
+            _line_number,
+            true as is_new_version
+        from deduplicated
+        union all
+        select * from existing_versions
+    ) as candidates
+    order by
+        candidates.receipt_id,
+        candidates._loaded_at desc,
+        candidates._load_id desc,
+        candidates._line_number desc
+
+),
+
+new_versions as (
+
+    select deduplicated.*
+    from deduplicated
+    inner join winning_versions
+        on deduplicated.receipt_id = winning_versions.receipt_id
+    where winning_versions.is_new_version
+
+),
+
+kept_lines as (
+
+    select existing.*
+    from {{ this }} as existing
+    inner join winning_versions
+        on existing.receipt_id = winning_versions.receipt_id
+    where not winning_versions.is_new_version
+
+),
+{%- elif is_incremental() %}
+
+-- slow path (a replaced file): recomputed from all of raw, the receipts of superseded
+-- rows and of tonight's rows
+new_versions as (
+
+    select deduplicated.*
+    from deduplicated
+    where deduplicated._loaded_at > {{ incremental_watermark() }}
+        or deduplicated.receipt_id in (
+            select existing.receipt_id
+            from {{ this }} as existing
+            where existing._load_id in {{ staging_superseded_loads('store_transactions') }}
+        )
+
+),
+{%- else %}
+
+new_versions as (
+
+    select * from deduplicated
+
+),
+{%- endif %}
+
 unnested as (
 
     select
-        deduplicated.receipt_id,
-        deduplicated.store_id,
-        deduplicated.transacted_at,
-        deduplicated.transaction_type,
-        deduplicated._load_id,
-        deduplicated._loaded_at,
+        new_versions.receipt_id,
+        new_versions.store_id,
+        new_versions.transacted_at,
+        new_versions.transaction_type,
+        new_versions._load_id,
+        new_versions._loaded_at,
+        new_versions._line_number,
         line_items.line_item,
         line_items.line_number
 
-    from deduplicated
-    cross join lateral jsonb_array_elements(deduplicated.line_items)
+    from new_versions
+    cross join lateral jsonb_array_elements(new_versions.line_items)
         with ordinality as line_items (line_item, line_number)
 
 ),
@@ -61,13 +154,14 @@ typed as (
         transacted_at,
         transaction_type,
         _load_id,
-        _loaded_at
+        _loaded_at,
+        _line_number
 
     from unnested
 
 ),
 
-final as (
+transformed as (
 
     select
         {{ touchpoint_surrogate_key(['receipt_id', 'line_number']) }} as receipt_line_id,
@@ -84,9 +178,20 @@ final as (
         {{ to_business_date('transacted_at') }} as transaction_date,
         transaction_type,
         _load_id,
-        _loaded_at
+        _loaded_at,
+        _line_number
 
     from typed
+
+),
+
+final as (
+
+    select * from transformed
+    {%- if is_incremental() and not staging_has_superseded_rows('store_transactions') %}
+    union all
+    select * from kept_lines
+    {%- endif %}
 
 )
 

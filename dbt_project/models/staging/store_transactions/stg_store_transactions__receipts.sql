@@ -1,8 +1,11 @@
+{{ staging_config('receipt_id', 'store_transactions') }}
+
 with
 
 source as (
 
     select * from {{ source('store_transactions', 'store_transactions') }}
+    {{- staging_filter('store_transactions') }}
 
 ),
 
@@ -52,7 +55,7 @@ nested_aggregates as (
 
 ),
 
-final as (
+transformed as (
 
     select
         receipt_id,
@@ -73,9 +76,23 @@ final as (
         line_item_count,
         item_quantity,
         _load_id,
-        _loaded_at
+        _loaded_at,
+        _line_number
 
     from nested_aggregates
+
+),
+
+-- incremental: the night's rows and the existing rows of the keys they touch,
+-- the first in the model's version order wins (macros/staging/staging_incremental.sql)
+final as (
+
+    {{ staging_keep_latest(
+        'transformed',
+        'receipt_id',
+        '_loaded_at desc, _load_id desc, _line_number desc',
+        'store_transactions'
+    ) }}
 
 )
 

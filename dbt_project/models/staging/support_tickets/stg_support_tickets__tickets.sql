@@ -1,8 +1,11 @@
+{{ staging_config('ticket_id', 'support_tickets') }}
+
 with
 
 source as (
 
     select * from {{ source('support_tickets', 'support_tickets') }}
+    {{- staging_filter('support_tickets') }}
 
 ),
 
@@ -54,7 +57,7 @@ latest_version as (
 
 ),
 
-final as (
+transformed as (
 
     select
         ticket_id,
@@ -84,9 +87,23 @@ final as (
         assignee_id,
         _load_id,
         _logical_date,
-        _loaded_at
+        _loaded_at,
+        _line_number
 
     from latest_version
+
+),
+
+-- incremental: the night's rows and the existing rows of the keys they touch,
+-- the first in the model's version order wins (macros/staging/staging_incremental.sql)
+final as (
+
+    {{ staging_keep_latest(
+        'transformed',
+        'ticket_id',
+        'updated_at desc, _loaded_at desc, _load_id desc, _line_number desc',
+        'support_tickets'
+    ) }}
 
 )
 

@@ -1,8 +1,11 @@
+{{ staging_config('response_id', 'survey_responses') }}
+
 with
 
 source as (
 
     select * from {{ source('survey_responses', 'survey_responses') }}
+    {{- staging_filter('survey_responses') }}
 
 ),
 
@@ -35,7 +38,7 @@ deduplicated as (
 
 ),
 
-final as (
+transformed as (
 
     select
         response_id,
@@ -56,9 +59,23 @@ final as (
         responded_at,
         response_date,
         _load_id,
-        _loaded_at
+        _loaded_at,
+        _line_number
 
     from deduplicated
+
+),
+
+-- incremental: the night's rows and the existing rows of the keys they touch,
+-- the first in the model's version order wins (macros/staging/staging_incremental.sql)
+final as (
+
+    {{ staging_keep_latest(
+        'transformed',
+        'response_id',
+        '_loaded_at desc, _load_id desc, _line_number desc',
+        'survey_responses'
+    ) }}
 
 )
 

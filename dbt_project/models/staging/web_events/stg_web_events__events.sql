@@ -1,8 +1,11 @@
+{{ staging_config('web_event_id', 'web_events') }}
+
 with
 
 source as (
 
     select * from {{ source('web_events', 'web_events') }}
+    {{- staging_filter('web_events') }}
 
 ),
 
@@ -40,13 +43,14 @@ flattened as (
         {{ safe_to_numeric("ecommerce ->> 'purchase_revenue'") }} as purchase_revenue_krw,
         {{ safe_to_bigint("ecommerce ->> 'total_item_quantity'") }} as item_count,
         _load_id,
-        _loaded_at
+        _loaded_at,
+        _line_number
 
     from deduplicated
 
 ),
 
-final as (
+transformed as (
 
     select
         {{ touchpoint_surrogate_key([
@@ -86,9 +90,23 @@ final as (
         purchase_revenue_krw,
         item_count,
         _load_id,
-        _loaded_at
+        _loaded_at,
+        _line_number
 
     from flattened
+
+),
+
+-- incremental: the night's rows and the existing rows of the keys they touch,
+-- the first in the model's version order wins (macros/staging/staging_incremental.sql)
+final as (
+
+    {{ staging_keep_latest(
+        'transformed',
+        'web_event_id',
+        '_loaded_at desc, _load_id desc, _line_number desc',
+        'web_events'
+    ) }}
 
 )
 
