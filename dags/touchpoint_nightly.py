@@ -143,7 +143,11 @@ with DAG(
         operator_args={
             "install_deps": False,
             "full_refresh": FULL_REFRESH,
-            "vars": {"touchpoint_run_id": "{{ run_id }}", "data_date": DATA_DATE},
+            # Per-run values go in the environment, not --vars: changed vars make dbt
+            # re-parse the whole project, an env var only the files that read it.
+            # TOUCHPOINT_RUN_ID keys ops.dbt_results (record_run_results), the data
+            # date feeds as_of_date().
+            "env": {"TOUCHPOINT_RUN_ID": "{{ run_id }}", "TOUCHPOINT_DATA_DATE": DATA_DATE},
         },
     )
     render_common = dict(

@@ -20,6 +20,10 @@ def airflow_env(base: dict[str, str] | None = None) -> dict[str, str]:
     env.setdefault("AIRFLOW__CORE__DEFAULT_TIMEZONE", "Asia/Seoul")
     env.setdefault("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(home / "logs"))
     env.setdefault("AIRFLOW__COSMOS__ENABLE_CACHE", "True")
+    # Cosmos keeps dbt's partial-parse file per group here: per Touchpoint home, so two
+    # homes (tests, `make run`, a second checkout) never hand each other a parse made
+    # for another warehouse (dbt would reject it and parse from scratch).
+    env.setdefault("AIRFLOW__COSMOS__CACHE_DIR", str(cfg.local_dir / "cosmos-cache"))
     env.setdefault("AIRFLOW__COSMOS__PROPAGATE_LOGS", "False")
     # No phoning home from a warehouse job (and no network here to try).
     env.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")

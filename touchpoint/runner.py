@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 
 import psycopg
 
@@ -15,7 +17,7 @@ from touchpoint import warehouse
 from touchpoint.airflow_env import airflow_env, ensure_metadata_db
 from touchpoint.bootstrap import ensure_warehouse
 from touchpoint.config import settings
-from touchpoint.dbt import dbt_env, parse
+from touchpoint.dbt import dbt_env, run_dbt, target_dir
 
 
 @dataclass
@@ -38,8 +40,11 @@ def prepare(url: str) -> dict[str, str]:
     """Everything a DAG run needs: warehouse schemas, the dbt manifest, Airflow's metadata DB."""
     with psycopg.connect(url, autocommit=True) as conn:
         ensure_warehouse(conn)
-    parse(url)
+    # The manifest Cosmos renders from, parsed with the flags Cosmos's tasks pass dbt
+    # (--profile/--target are part of dbt's partial-parse key): see seed_partial_parse.
+    run_dbt(["parse", "--quiet", "--profile", "touchpoint", "--target", settings().dbt_target], url=url)
     env = airflow_env()
+    seed_partial_parse(Path(env["AIRFLOW__COSMOS__CACHE_DIR"]))
     env.update(dbt_env(url))
     if not settings().warehouse_url:
         env["WAREHOUSE_URL"] = url  # children use the same warehouse without re-deriving it
@@ -47,6 +52,27 @@ def prepare(url: str) -> dict[str, str]:
     env.setdefault("TOUCHPOINT_TASK_RETRIES", "0")
     ensure_metadata_db(env)
     return env
+
+
+def seed_partial_parse(cache_dir: Path) -> None:
+    """Hand each Cosmos dbt group the partial parse `touchpoint dbt parse` just wrote.
+
+    Cosmos starts every dbt invocation from the newest of its group's cached
+    partial_parse.msgpack and the project's target/ (ours lives in the Touchpoint home,
+    where Cosmos does not look). Same project, profile and vars as the producers' `dbt
+    build`, so dbt reuses it instead of parsing the whole project once per group.
+    """
+    parsed = target_dir() / "partial_parse.msgpack"
+    if not parsed.exists():
+        return
+    for group in ("transform_inputs", "transform"):
+        target = cache_dir / f"touchpoint_nightly__{group}" / "target"
+        cached = target / "partial_parse.msgpack"
+        if cached.exists() and cached.stat().st_mtime >= parsed.stat().st_mtime:
+            continue
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(parsed, cached)
+        shutil.copy2(target_dir() / "manifest.json", target / "manifest.json")
 
 
 def run_date(data_date: date, env: dict[str, str], verbose: bool = False, full_refresh: bool = False) -> RunOutcome:

@@ -5,7 +5,9 @@
     `dbt run`/`dbt test`). dbt_command and is_full_refresh say how the node ran. -#}
 {% macro record_run_results(results) %}
     {%- if execute and flags.WHICH in ('run', 'test', 'build', 'seed') -%}
-        {%- set run_key = var('touchpoint_run_id', invocation_id) -%}
+        {#- The DAG sets TOUCHPOINT_RUN_ID in the environment (a var would change every
+            night and force dbt to re-parse the whole project); a var works by hand. -#}
+        {%- set run_key = env_var('TOUCHPOINT_RUN_ID', '') or var('touchpoint_run_id', invocation_id) -%}
         create schema if not exists ops;
         create table if not exists ops.dbt_results (
             run_key text not null,

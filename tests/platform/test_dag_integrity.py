@@ -29,6 +29,10 @@ if dag:
         operators={t.task_id: type(t).__name__ for t in dag.tasks},
         full_refresh={t.task_id: str(getattr(t, "full_refresh", "")) for t in dag.tasks if hasattr(t, "full_refresh")},
         params=sorted(dag.params.keys()),
+        dbt_env={t.task_id: sorted((getattr(t, "env", None) or {}).keys()) for t in dag.tasks
+                 if hasattr(t, "full_refresh")},
+        dbt_vars={t.task_id: sorted((getattr(t, "vars", None) or {}).keys()) for t in dag.tasks
+                  if hasattr(t, "full_refresh")},
         backoff=all(t.retry_exponential_backoff for t in dag.tasks),
         callbacks=all(bool(t.on_failure_callback) for t in dag.tasks),
         audit_rule=getattr(dag.get_task("audit").trigger_rule, "value", str(dag.get_task("audit").trigger_rule)),
@@ -137,6 +141,15 @@ def test_full_refresh_is_run_conf_that_reaches_every_dbt_task(dag_info):
     templates = {task: value for task, value in dag_info["full_refresh"].items() if task in PRODUCERS}
     assert set(templates) == set(PRODUCERS)
     assert all("full_refresh" in value and "dag_run.conf" in value for value in templates.values())
+
+
+def test_per_run_values_reach_dbt_without_defeating_partial_parse(dag_info):
+    # The run id (ops.dbt_results' key) and the data date reach every dbt task through
+    # the environment: as --vars they would change nightly and make dbt parse the whole
+    # project again in each group's producer.
+    assert dag_info["dbt_env"] and all(
+        {"TOUCHPOINT_RUN_ID", "TOUCHPOINT_DATA_DATE"} <= set(keys) for keys in dag_info["dbt_env"].values())
+    assert all(not keys for keys in dag_info["dbt_vars"].values())
 
 
 def test_schedule_retries_and_alerts(dag_info):
