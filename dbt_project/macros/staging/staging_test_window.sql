@@ -4,7 +4,7 @@
     postgres__get_where_subquery keeps dbt's behaviour (an explicit `where` config wins)
     and, for a relation in raw or a stg_ model, without `where`, in a run that is not
     --full-refresh, restricts the test to the rows loaded in the last
-    staging_test_window_hours() (24 hours plus the incremental lookback):
+    24 hours plus the incremental lookback (var incremental_lookback_hours):
 
     - staging, per-row tests (not_null, accepted_values, ranges...): rows with
       _loaded_at above max(_loaded_at) minus the window (btree index on _loaded_at);
@@ -17,14 +17,11 @@
 
     A --full-refresh build tests everything. -#}
 
-{% macro staging_test_window_hours() -%}
-    {{ return(24 + incremental_lookback_hours()) }}
-{%- endmacro %}
-
-
 {% macro postgres__get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
-    {%- set hours = staging_test_window_hours() -%}
+    {#- inlined: this macro also renders in dbt's own namespace (parsing), where the
+        project's other macros are not visible -#}
+    {%- set hours = 24 + (var('incremental_lookback_hours', 6) | int) -%}
     {%- set test_name = (model.test_metadata.name if model.test_metadata is defined and model.test_metadata else '') -%}
     {%- set kwargs = (model.test_metadata.kwargs if test_name else {}) -%}
     {%- set is_staging = relation.identifier is string and relation.identifier.startswith('stg_') -%}
