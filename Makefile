@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_CACHE_DIR ?= $(CURDIR)/.local/uv-cache
 
-.PHONY: help setup run test bench docs warehouse-start warehouse-stop lint clean
+.PHONY: help setup run test test-slow bench docs warehouse-start warehouse-stop lint clean
 
 help:
 	@echo "make run    - set up, start the embedded warehouse, generate a sample day (with history), run the nightly DAG"
@@ -49,6 +49,11 @@ run: $(VENV)/.synced
 test: $(VENV)/.synced
 	$(BIN)/touchpoint warehouse start
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Also the tests that run real DAG nights through the benchmark harness (slow).
+test-slow: $(VENV)/.synced
+	$(BIN)/touchpoint warehouse start
+	TOUCHPOINT_SLOW_TESTS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.synced
 	$(BIN)/touchpoint warehouse start

@@ -18,7 +18,7 @@ from touchpoint.generator import generate
 from touchpoint.identity import resolve
 
 START = dt.date(2026, 11, 1)
-DAYS = 4
+DAYS = 3
 EDGE_MODELS = ["int_purchase_events_unioned", "int_identifier_edges_collected"]
 EDGE_COLUMNS = ("identifier_a_type, identifier_a_value, identifier_b_type, identifier_b_value, "
                 "source, record_id, seen_at, _load_id, _loaded_at")
@@ -59,10 +59,10 @@ def partition(url: str) -> set[frozenset]:
 
 @pytest.fixture(scope="module")
 def nights(module_db_url, tmp_path_factory):
-    """500 people, 2 days of history + 4 nights (seed 7; late and re-sent records), built
+    """300 people, 2 days of history + 3 nights (seed 7; late and re-sent records), built
     and resolved night by night."""
     tmp = tmp_path_factory.mktemp("edges_incremental")
-    generate(500, DAYS, START, 7, tmp / "gen", 0.0, history_days=2)
+    generate(300, DAYS, START, 7, tmp / "gen", 0.0, history_days=2)
     stats = []
     for d in range(DAYS):
         ingest(START + dt.timedelta(days=d), landing_dir=tmp / "gen" / "landing", url=module_db_url)

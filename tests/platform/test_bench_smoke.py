@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import re
 
+import os
+
 import psycopg
+import pytest
 
 from bench import bench_loader, bench_nightly
 from touchpoint.db import with_database
@@ -24,6 +27,8 @@ def test_loader_benchmark_runs_and_counts_every_row(warehouse_url, capsys, tmp_p
     assert not (tmp_path / "loader.json").exists()  # a partial run never overwrites the recorded results
 
 
+@pytest.mark.skipif(os.environ.get("TOUCHPOINT_SLOW_TESTS") != "1",
+                    reason="two real DAG nights: set TOUCHPOINT_SLOW_TESTS=1 (make test-slow)")
 def test_nightly_benchmark_runs_two_real_nights_and_writes_sane_json(warehouse_url, capsys, tmp_path):
     # GIVEN the quick scenario (300 customers, 7 days of history)
     # WHEN the harness runs the real DAG for the backfill night and the normal night

@@ -7,8 +7,11 @@
         window are merged again idempotently on the model's unique key.
 
     incremental_watermark(column='_loaded_at')
-        SQL expression: the largest `column` already in {{ this }} minus the lookback;
-        '-infinity' when {{ this }} is empty.
+        SQL expression: the largest `column` already in {{ this }} minus the lookback
+        (no lookback for `_changed_at`, which this pipeline writes itself);
+        '-infinity' when {{ this }} is empty. The column is qualified so that a table
+        built before it had the column fails with "column does not exist" (run once with
+        --full-refresh) instead of binding to the outer query.
 
     incremental_filter(column='_loaded_at')
         `where <column> > <watermark>` in an incremental run, nothing in a full one.
@@ -21,10 +24,13 @@
 
 
 {% macro incremental_watermark(column='_loaded_at') -%}
+    {#- _changed_at is written by this same pipeline, one run at a time, in dependency
+        order: exact, so no lookback (a lookback would rewrite last night's rows again). -#}
+    {%- set hours = 0 if column == '_changed_at' else incremental_lookback_hours() -%}
     (
-        select coalesce(max({{ column }}), cast('-infinity' as timestamptz))
-            - interval '{{ incremental_lookback_hours() }} hours'
-        from {{ this }}
+        select coalesce(max(watermark_rows.{{ column }}), cast('-infinity' as timestamptz))
+            - interval '{{ hours }} hours'
+        from {{ this }} as watermark_rows
     )
 {%- endmacro %}
 
