@@ -14,23 +14,11 @@ from datetime import date
 import psycopg
 import pytest
 
+from marts_snapshot import snapshot
 from touchpoint.config import REPO_ROOT
 
 DAY1 = date(2026, 11, 1)
 DAY2 = date(2026, 11, 2)
-
-
-def snapshot(url: str) -> dict:
-    """Everything BI can see in `marts`: view definitions and ordered contents (md5)."""
-    with psycopg.connect(url) as conn:
-        views = conn.execute("select table_name, view_definition from information_schema.views "
-                             "where table_schema = 'marts' order by 1").fetchall()
-        data = {}
-        for name, _ in views:
-            data[name] = conn.execute(
-                f'select count(*), md5(coalesce(string_agg(t::text, \'|\' order by t::text), \'\')) from marts."{name}" t'
-            ).fetchone()
-    return {"views": views, "data": data}
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +104,21 @@ def test_one_build_per_group_reports_every_model_and_source_test(scenario, first
     # the Airflow log shows one task per model, reported by the watcher sensors
     log = (scenario["root"] / "local" / "runs" / f"{DAY1.isoformat()}.log").read_text(errors="replace")
     assert "task_id=transform.customer_360.run" in log and "task_id=transform.dbt_producer_watcher " in log
+
+
+def test_dbt_unit_tests_pass_and_are_not_part_of_the_night(scenario, first_night):
+    # GIVEN a published night (its relations exist, dbt unit tests need their parents)
+    # WHEN the project's unit tests run, as `make test` runs them THEN they all pass, and
+    # the night itself ran none of them (they test SQL logic, not the night's data)
+    proc = scenario["run"]("dbt", "test", "--select", "test_type:unit")
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    passed = [line for line in proc.stdout.splitlines() if " PASS " in line and "unit_test" not in line]
+    assert len(passed) >= 15, proc.stdout[-3000:]
+    with psycopg.connect(scenario["url"]) as conn:
+        nightly_unit_tests = conn.execute(
+            "select count(*) from ops.dbt_results where run_key = %s and resource_type = 'unit_test'",
+            (run_id_of(scenario["url"]),)).fetchone()[0]
+    assert nightly_unit_tests == 0
 
 
 def test_published_revenue_reconciles_with_raw_orders(scenario, first_night):
