@@ -116,6 +116,34 @@ def test_every_previous_customer_id_survives_or_has_a_merge_row(edges, fresh_db_
     assert identity_map(fresh_db_url) == snapshot
 
 
+def test_seen_times_and_sources_follow_the_current_edges_as_a_full_run_does(edges, fresh_db_url):
+    # GIVEN a record whose identifiers were resolved on night 0, then superseded on night 2
+    # by a new version (the dbt model deletes the old version's edges and inserts the
+    # new ones) with a later seen_at
+    edges.add(0, "crm_customers", ("account_id", "A1"), ("phone", "+821011112222"))
+    edges.add(0, "email_events", ("phone", "+821011112222"))
+    resolve(fresh_db_url)
+    with psycopg.connect(fresh_db_url, autocommit=True) as conn:
+        conn.execute("delete from intermediate.int_identifier_edges_collected where record_id in ('R1', 'R2')")
+    edges.add(2, "crm_customers", ("account_id", "A1"), ("phone", "+821011112222"))
+
+    def seen():
+        with psycopg.connect(fresh_db_url) as conn:
+            return conn.execute("select identifier_type, first_seen_at, last_seen_at, sources "
+                                "from identity.identifier_map order by 1").fetchall()
+
+    # WHEN the incremental run reads the new version
+    resolve(fresh_db_url)
+    incremental = seen()
+    # THEN the old version's seen times and the retracted source are gone, exactly as a
+    # full run from the same edges computes them
+    night2 = T0 + timedelta(days=2, hours=1)
+    assert incremental == [("account_id", night2, night2, ["crm_customers"]),
+                           ("phone", night2, night2, ["crm_customers"])]
+    resolve(fresh_db_url, full=True)
+    assert seen() == incremental
+
+
 def test_over_merge_guard_keeps_people_sharing_a_store_card_apart(edges, fresh_db_url):
     card = ("loyalty_card", "9410555555555555")  # a shared card that is NOT on the block list
     crm(edges, 0, range(1, 31))

@@ -22,8 +22,10 @@ Incremental run (the nightly default):
    from identity.customer_id_seq; identity.identifier_map is upserted;
 5. the watermark moves to the largest `_loaded_at` read.
 
-`full=True` reads every edge (ignores the watermark) and recomputes first/last seen
-and sources of every identifier from scratch; existing customers are still kept whole
+First/last seen and sources of a touched identifier are recomputed from all current
+edges that hold it (both modes), so they follow superseded and corrected records.
+
+`full=True` reads every edge (ignores the watermark) as new; existing customers are still kept whole
 and keep their ids (a full run never splits a customer or drops an id). Use it after
 the edges model was rebuilt with new logic, or to repair a watermark.
 """
@@ -83,7 +85,7 @@ def resolve(url: str, full: bool = False, max_component_size: int | None = None)
                 res = graph.resolve_components(n, old_seq, ea, eb, el, cap, hubs)
             del ea, eb, el
             with _timer(timings, "write_back"):
-                written = _write_back(conn, run_id, n, old_seq, res, labels, cap, full)
+                written = _write_back(conn, run_id, n, old_seq, res, labels, cap)
             watermark_to = conn.execute("select max(_loaded_at) from _new_edges").fetchone()[0]
             previous = state.read_watermark(conn)
             if previous is not None and (watermark_to is None or previous > watermark_to):
@@ -242,34 +244,66 @@ def _record_loads(conn: psycopg.Connection, run_id: int, watermark_to, window) -
 
 
 def _stage_nodes(conn: psycopg.Connection, full: bool) -> dict:
+    # Touched identifiers: the endpoints of the new edges. Their first/last seen and
+    # sources are recomputed from every current edge that holds them (index probes by
+    # identifier), not folded into the stored values: a superseded record version or a
+    # corrected timestamp must not leave its old value behind, so that an incremental
+    # night and a full refresh agree (tests/e2e/test_full_refresh_equality.py).
+    _exec(conn, """
+        create temp table _touched_ids on commit drop as
+        select identifier_a_type as identifier_type, identifier_a_value as identifier_value
+        from _new_edges
+        union
+        select identifier_b_type, identifier_b_value
+        from _new_edges
+        where identifier_b_type is not null
+    """)
+    if full:
+        # every edge is new: its endpoints are all there is
+        endpoints_sql = """
+            select identifier_a_type as identifier_type, identifier_a_value as identifier_value,
+                   seen_at, source
+            from _new_edges
+            union all
+            select identifier_b_type, identifier_b_value, seen_at, source
+            from _new_edges
+            where identifier_b_type is not null
+        """
+    else:
+        _exec(conn, "analyze _touched_ids")
+        endpoints_sql = f"""
+            select ids.identifier_type, ids.identifier_value, edges.seen_at, edges.source
+            from _touched_ids as ids
+            join {state.EDGES_RELATION} as edges
+                on edges.identifier_a_type = ids.identifier_type
+                and edges.identifier_a_value = ids.identifier_value
+            union all
+            select ids.identifier_type, ids.identifier_value, edges.seen_at, edges.source
+            from _touched_ids as ids
+            join {state.EDGES_RELATION} as edges
+                on edges.identifier_b_type = ids.identifier_type
+                and edges.identifier_b_value = ids.identifier_value
+        """
+    _exec(conn, f"create temp table _touched_endpoints on commit drop as {endpoints_sql}")
     # Sources as bits (a run sees a handful of sources), so that the per-identifier
     # aggregate is one hash aggregate; the sorted source arrays come from the few
     # distinct bit masks.
     _exec(conn, """
         create temp table _sources on commit drop as
         select source, (row_number() over (order by source) - 1)::integer as bit
-        from (select distinct source from _new_edges) as s
+        from (select distinct source from _touched_endpoints) as s
     """)
     if _exec(conn, "select count(*) from _sources").fetchone()[0] > 63:
         raise RuntimeError("more than 63 edge sources in one run: widen the source mask")
     _exec(conn, """
         create temp table _touched on commit drop as
-        select identifier_type, identifier_value,
-               min(seen_at) as first_seen_at,
-               max(seen_at) as last_seen_at,
-               bit_or(source_mask) as source_mask
-        from (
-            select e.identifier_a_type as identifier_type, e.identifier_a_value as identifier_value,
-                   e.seen_at, 1::bigint << s.bit as source_mask
-            from _new_edges as e
-            join _sources as s using (source)
-            union all
-            select e.identifier_b_type, e.identifier_b_value, e.seen_at, 1::bigint << s.bit
-            from _new_edges as e
-            join _sources as s using (source)
-            where e.identifier_b_type is not null
-        ) as endpoints
-        group by identifier_type, identifier_value
+        select endpoints.identifier_type, endpoints.identifier_value,
+               min(endpoints.seen_at) as first_seen_at,
+               max(endpoints.seen_at) as last_seen_at,
+               bit_or(1::bigint << s.bit) as source_mask
+        from _touched_endpoints as endpoints
+        join _sources as s using (source)
+        group by endpoints.identifier_type, endpoints.identifier_value
     """)
     _exec(conn, """
         create temp table _source_sets on commit drop as
@@ -386,7 +420,7 @@ def _copy_out(conn: psycopg.Connection):
     return n, old_seq, hubs, ea, eb, el, labels
 
 
-def _write_back(conn, run_id, n, old_seq, res: graph.Resolution, labels, cap, full) -> dict:
+def _write_back(conn, run_id, n, old_seq, res: graph.Resolution, labels, cap) -> dict:
     # New ids for components without one, oldest component (earliest first seen) first.
     # Nodes are numbered by first_seen_at, so the first time a component shows up in
     # node order is its earliest sighting.
@@ -430,16 +464,6 @@ def _write_back(conn, run_id, n, old_seq, res: graph.Resolution, labels, cap, fu
           and map.customer_id <> {cid}
         """
     ).rowcount
-    if full:
-        # first/last seen and sources recomputed from all edges
-        sources_expr = "excluded.sources"
-        first_expr = "excluded.first_seen_at"
-        last_expr = "excluded.last_seen_at"
-    else:
-        sources_expr = ("array(select distinct s from unnest(map.sources || excluded.sources) as s "
-                        "order by s)")
-        first_expr = "least(map.first_seen_at, excluded.first_seen_at)"
-        last_expr = "greatest(map.last_seen_at, excluded.last_seen_at)"
     map_is_empty = _exec(conn, "select not exists (select from identity.identifier_map)").fetchone()[0]
     upsert = "" if map_is_empty else f"""
         on conflict (identifier_type, identifier_value) do update
@@ -448,9 +472,9 @@ def _write_back(conn, run_id, n, old_seq, res: graph.Resolution, labels, cap, fu
                 when map.customer_id = excluded.customer_id then map.updated_at
                 else excluded.updated_at
             end,
-            first_seen_at = {first_expr},
-            last_seen_at = {last_expr},
-            sources = {sources_expr}"""
+            first_seen_at = excluded.first_seen_at,
+            last_seen_at = excluded.last_seen_at,
+            sources = excluded.sources"""
     cur = _exec(conn, 
         f"""
         insert into identity.identifier_map as map

@@ -9,6 +9,8 @@
         indexes=[
             {'columns': ['source', 'record_id']},
             {'columns': ['_loaded_at']},
+            {'columns': ['identifier_a_type', 'identifier_a_value']},
+            {'columns': ['identifier_b_type', 'identifier_b_value']},
         ],
     )
 }}
@@ -23,6 +25,9 @@
     folded into the group already stored; for an order's purchase events, the order and
     all its purchase events, when either side is new. A record re-read in the lookback is
     rewritten with the same rows and _loaded_at, so the resolver sees nothing new.
+
+    The two identifier indexes serve the resolver: it recomputes a touched
+    identifier's first/last seen and sources from every edge that holds it.
 
     Linear cost: no join of two CTEs. The purchase events meet their orders in one
     window over the union of both sides (partitioned by order id), the pairs of a record
