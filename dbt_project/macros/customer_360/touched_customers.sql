@@ -1,7 +1,8 @@
-{#- Incremental customer-grain models (issue 8). A night recomputes the customers listed
-    in int_customers_touched_collected since the model last wrote a row (its watermark:
-    max _changed_at of {{ this }}, no lookback: the touched list is written earlier in
-    the same nightly run, so the comparison is exact).
+{#- Incremental customer-grain models (issue 8), configured by customer_grain_config()
+    (at the end). A night recomputes the customers listed in
+    int_customers_touched_collected since the model last wrote a row (its watermark: max
+    _changed_at of {{ this }}, no lookback: the touched list is written earlier in the
+    same nightly run, so the comparison is exact).
 
     touched_customers_filter(column='customer_id')
         `where <column> in (tonight's touched customers)` in an incremental run, nothing
@@ -56,29 +57,22 @@
 {%- endmacro %}
 
 
-{#- Pre-hook of int_customers_touched_collected: the lookups the customer-grain models
-    make into the event-grain models (by customer_id; sessions also by session_date for
-    the rolling windows; touches by touch_date for as_of_date()'s fallback). `if not
-    exists`: a no-op on every night but the first after an event model is (re)created.
-    Belongs in the event models' own `indexes` config; kept here until they have it. -#}
-{% macro ensure_customer_lookup_indexes() -%}
-    {%- set lookups = [
-        ('int_crm_accounts_mapped_to_customers', 'customer_id'),
-        ('int_email_events_mapped_to_customers', 'customer_id'),
-        ('int_loyalty_events_mapped_to_customers', 'customer_id'),
-        ('int_orders_mapped_to_customers', 'customer_id'),
-        ('int_product_reviews_mapped_to_customers', 'customer_id'),
-        ('int_receipts_mapped_to_customers', 'customer_id'),
-        ('int_sessions_mapped_to_customers', 'customer_id'),
-        ('int_sessions_mapped_to_customers', 'session_date'),
-        ('int_social_mentions_mapped_to_customers', 'customer_id'),
-        ('int_support_tickets_mapped_to_customers', 'customer_id'),
-        ('int_survey_responses_mapped_to_customers', 'customer_id'),
-        ('int_customer_touches_unioned', 'customer_id'),
-        ('int_customer_touches_unioned', 'touch_date'),
-    ] -%}
-    {%- for model, column in lookups %}
-    create index if not exists {{ model[4:] }}__{{ column }}_lookup_idx
-        on {{ ref(model) }} ({{ column }});
-    {%- endfor %}
+{#- The config of every customer-grain model: delete+insert by customer_id, the touched
+    customers' rows deleted first, a unique index on the row key (customer_id, or the
+    model's own key when a customer has several rows, plus a customer_id index) and the
+    _changed_at index publication and downstream models read. -#}
+{% macro customer_grain_config(row_key='customer_id') -%}
+    {%- set indexes = [{'columns': [row_key], 'unique': true}] -%}
+    {%- if row_key != 'customer_id' -%}
+        {%- do indexes.append({'columns': ['customer_id']}) -%}
+    {%- endif -%}
+    {%- do indexes.append({'columns': ['_changed_at']}) -%}
+    {{ config(
+        materialized='incremental',
+        unique_key='customer_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=indexes,
+        pre_hook="{{ delete_touched_customers() }}",
+    ) }}
 {%- endmacro %}

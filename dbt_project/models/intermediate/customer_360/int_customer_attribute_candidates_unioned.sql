@@ -1,17 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='customer_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        indexes=[
-            {'columns': ['attribute_candidate_id'], 'unique': True},
-            {'columns': ['customer_id']},
-            {'columns': ['_changed_at']},
-        ],
-        pre_hook="{{ delete_touched_customers() }}",
-    )
-}}
+{{ customer_grain_config(row_key='attribute_candidate_id') }}
 {#- Every value a source states for a golden-record attribute of a customer, one row
     per (source record, attribute). Values are text; birth_year is cast back after
     survivorship. Block-listed placeholder emails and phones (test@test.com,

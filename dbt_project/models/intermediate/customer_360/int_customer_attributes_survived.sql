@@ -1,16 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='customer_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        indexes=[
-            {'columns': ['customer_id'], 'unique': True},
-            {'columns': ['_changed_at']},
-        ],
-        pre_hook="{{ delete_touched_customers() }}",
-    )
-}}
+{{ customer_grain_config() }}
 {#- Survivorship: one value per customer and attribute.
       1. a CRM value beats every other source; among CRM values, the one of the most
          recently updated account wins (the latest statement of the customer);

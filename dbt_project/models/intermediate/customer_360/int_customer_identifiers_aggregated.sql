@@ -1,16 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='customer_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        indexes=[
-            {'columns': ['customer_id'], 'unique': True},
-            {'columns': ['_changed_at']},
-        ],
-        pre_hook="{{ delete_touched_customers() }}",
-    )
-}}
+{{ customer_grain_config() }}
 {#- The customer spine: every customer_id of the identity map. A customer is identified
     when we hold an identifier that names a person (email, phone, CRM account, loyalty
     card, or the resolver's internal loyalty_member_id node); customers known only by

@@ -1,16 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='customer_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        indexes=[
-            {'columns': ['customer_id'], 'unique': True},
-            {'columns': ['_changed_at']},
-        ],
-        pre_hook="{{ delete_touched_customers() }}",
-    )
-}}
+{{ customer_grain_config() }}
 {#- Tier and points come from the ledger only: the balance is the sum of the points
     deltas loaded so far, and the tier is the one set by the latest enrolment or tier
     change. A member whose enrolment and tier changes predate the ledger's history has

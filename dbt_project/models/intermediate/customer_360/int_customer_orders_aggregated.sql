@@ -1,16 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='customer_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        indexes=[
-            {'columns': ['customer_id'], 'unique': True},
-            {'columns': ['_changed_at']},
-        ],
-        pre_hook="{{ delete_touched_customers() }}",
-    )
-}}
+{{ customer_grain_config() }}
 with
 
 orders as (

@@ -1,16 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='customer_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        indexes=[
-            {'columns': ['customer_id'], 'unique': True},
-            {'columns': ['_changed_at']},
-        ],
-        pre_hook="{{ delete_touched_customers() }}",
-    )
-}}
+{{ customer_grain_config() }}
 {#- Windows are the last 30 / 90 Seoul business dates up to and including
     as_of_date() (var data_date, else the latest touch date); sessions dated after the
     as-of date (data loaded ahead of a backfilled run) are not counted. -#}

@@ -7,6 +7,8 @@
         indexes=[
             {'columns': ['touch_id'], 'unique': True},
             {'columns': ['_changed_at']},
+            {'columns': ['customer_id']},
+            {'columns': ['touch_date']},
         ],
     )
 }}

@@ -8,7 +8,6 @@
             {'columns': ['customer_id'], 'unique': True},
             {'columns': ['_changed_at']},
         ],
-        pre_hook="{{ ensure_customer_lookup_indexes() }}",
     )
 }}
 {#- The customers whose customer-grain rows a night recomputes, one row per customer

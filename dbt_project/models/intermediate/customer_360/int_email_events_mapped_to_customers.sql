@@ -8,6 +8,7 @@
             {'columns': ['email_event_id'], 'unique': True},
             {'columns': ['_loaded_at']},
             {'columns': ['_changed_at']},
+            {'columns': ['customer_id']},
             {'columns': ['message_id']},
         ],
     )

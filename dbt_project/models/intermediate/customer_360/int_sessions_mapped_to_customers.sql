@@ -7,6 +7,8 @@
         indexes=[
             {'columns': ['session_key'], 'unique': True},
             {'columns': ['_changed_at']},
+            {'columns': ['customer_id']},
+            {'columns': ['session_date']},
         ],
     )
 }}

@@ -1,16 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='customer_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        indexes=[
-            {'columns': ['customer_id'], 'unique': True},
-            {'columns': ['_changed_at']},
-        ],
-        pre_hook="{{ delete_touched_customers() }}",
-    )
-}}
+{{ customer_grain_config() }}
 {#- One row per identity-resolved customer: golden-record attributes (PII hashed or
     masked), consent, acquisition, channels, sessions, orders, email engagement,
     feedback and loyalty. Each block is computed in an intermediate model
