@@ -85,7 +85,7 @@
 {% macro changed_records_filter(records, record_key, identifiers, changed_since=none, identifier_map='identifier_map') -%}
     {%- if is_incremental() %}
     {%- set predicates = changed_since if changed_since is not none
-        else [records ~ "._loaded_at > " ~ incremental_watermark('_loaded_at')] %}
+        else [loaded_since_last_run(records ~ '._loaded_at')] %}
     where {{ records }}.{{ record_key }} in (
         {%- for predicate in predicates %}
         select {{ records }}.{{ record_key }}

@@ -75,7 +75,7 @@
 
 {% macro staging_filter(source_name) -%}
     {%- if is_incremental() and not staging_has_superseded_rows(source_name) %}
-    where _loaded_at > {{ incremental_watermark() }}
+    where {{ loaded_since_last_run('_loaded_at') }}
     {%- endif %}
 {%- endmacro %}
 
@@ -85,7 +85,7 @@
     select * from {{ relation }}
     {%- elif staging_has_superseded_rows(source_name) -%}
     select * from {{ relation }}
-    where {{ relation }}._loaded_at > {{ incremental_watermark() }}
+    where {{ loaded_since_last_run(relation ~ '._loaded_at') }}
         or {{ relation }}.{{ key }} in (
             select existing.{{ key }}
             from {{ this }} as existing

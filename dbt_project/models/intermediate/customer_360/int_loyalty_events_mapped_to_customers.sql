@@ -12,9 +12,9 @@
         ],
     )
 }}
-{#- Incremental (issue 8): a night re-maps only the entries loaded since the watermark
-    (max _loaded_at minus the lookback), the entries of member ids whose CRM accounts
-    were loaded since then, and those with an identifier the resolver mapped or moved
+{#- Incremental (issue 8): a night re-maps only the entries loaded since the model last
+    ran (loaded_since_last_run), the entries of member ids whose CRM accounts came in a
+    load that committed after the model last ran (committed_since_last_run), and those with an identifier the resolver mapped or moved
     to another customer since the last run; merged on loyalty_event_id. -#}
 {#- Ledger entries carry the member id and, for card-linked entries, the card number.
     The member id is first turned into the CRM account that holds it (the strongest
@@ -95,9 +95,9 @@ ledger_mapped as (
         'loyalty_event_id',
         ledger_identifiers,
         changed_since=[
-            'ledger_joined_to_accounts._loaded_at > ' ~ incremental_watermark('_loaded_at'),
-            'ledger_joined_to_accounts.loyalty_member_id in (select loyalty_member_id from accounts where _loaded_at > '
-                ~ incremental_watermark('_loaded_at') ~ ')',
+            loaded_since_last_run('ledger_joined_to_accounts._loaded_at'),
+            'ledger_joined_to_accounts.loyalty_member_id in (select loyalty_member_id from accounts where '
+                ~ committed_since_last_run('accounts._load_id', 'crm_customers') ~ ')',
         ],
     ) }}
 

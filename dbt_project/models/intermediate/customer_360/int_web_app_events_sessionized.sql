@@ -43,7 +43,7 @@ devices_touched as (
     from web_events
     where session_id is not null
     {%- if is_incremental() %}
-        and _loaded_at > {{ incremental_watermark('_loaded_at') }}
+        and {{ loaded_since_last_run('_loaded_at') }}
     {%- endif %}
 
     union
@@ -54,7 +54,7 @@ devices_touched as (
     from app_events
     where session_id is not null
     {%- if is_incremental() %}
-        and _loaded_at > {{ incremental_watermark('_loaded_at') }}
+        and {{ loaded_since_last_run('_loaded_at') }}
     {%- endif %}
 
 ),

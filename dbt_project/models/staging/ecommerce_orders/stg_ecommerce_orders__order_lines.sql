@@ -117,7 +117,7 @@ new_versions as (
 
     select latest_version.*
     from latest_version
-    where latest_version._loaded_at > {{ incremental_watermark() }}
+    where {{ loaded_since_last_run('latest_version._loaded_at') }}
         or latest_version.order_id in (
             select existing.order_id
             from {{ this }} as existing

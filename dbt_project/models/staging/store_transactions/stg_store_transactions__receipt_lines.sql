@@ -104,7 +104,7 @@ new_versions as (
 
     select deduplicated.*
     from deduplicated
-    where deduplicated._loaded_at > {{ incremental_watermark() }}
+    where {{ loaded_since_last_run('deduplicated._loaded_at') }}
         or deduplicated.receipt_id in (
             select existing.receipt_id
             from {{ this }} as existing
