@@ -113,7 +113,7 @@ def link_two_customers(url: str) -> None:
 
 def night_vars(night: int) -> list[str]:
     as_of = START + dt.timedelta(days=AS_OF_OFFSET_DAYS + night)
-    return ["--vars", f"{{data_date: '{as_of.isoformat()}', incremental_lookback_hours: 0}}"]
+    return ["--vars", f"{{data_date: '{as_of.isoformat()}'}}"]
 
 
 @pytest.fixture(scope="module")
