@@ -22,10 +22,18 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
 
         from touchpoint.bootstrap import ensure_warehouse
 
+        from touchpoint import bi
+
         url = warehouse.start()
         with psycopg.connect(url, autocommit=True) as conn:
             ensure_warehouse(conn)  # schemas and ops tables, also on a WAREHOUSE_URL server
+            try:
+                role = bi.ensure_role(conn)
+                bi_note = f"BI role {role.name} ready (`touchpoint bi url`)"
+            except bi.BiRoleError as exc:  # a managed server: the pipeline's user may lack CREATEROLE
+                bi_note = f"BI role not set up: {exc}"
         print(f"warehouse ready: {warehouse.redact(url)}")
+        print(bi_note)
     elif args.action == "stop":
         print(warehouse.stop())
     elif args.action == "status":
@@ -40,6 +48,18 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
         print(f"export WAREHOUSE_URL='{warehouse.url()}'")
         for key, value in dbt_env().items():
             print(f"export {key}='{value}'")
+    return 0
+
+
+def cmd_bi(args: argparse.Namespace) -> int:
+    from touchpoint import bi
+
+    url = warehouse.start()  # the embedded cluster, or WAREHOUSE_URL as it is
+    try:
+        print(bi.bi_url(url, reset_password=args.reset_password))
+    except bi.BiRoleError as exc:
+        print(f"touchpoint bi url: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -101,6 +121,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("warehouse", help="manage the embedded PostgreSQL warehouse")
     p.add_argument("action", choices=["start", "stop", "status", "url", "env"])
     p.set_defaults(func=cmd_warehouse)
+
+    p = sub.add_parser("bi", help="the read-only login role for BI tools (schema marts only)",
+                       description="`touchpoint bi url` prints the connection URL of the BI role "
+                                   "(TOUCHPOINT_BI_ROLE, default touchpoint_bi), creating the role and "
+                                   "its grants first when the warehouse user may.")
+    p.add_argument("action", choices=["url"])
+    p.add_argument("--reset-password", action="store_true",
+                   help="give the role a new password (other BI connections must be updated)")
+    p.set_defaults(func=cmd_bi)
 
     p = sub.add_parser("run", help="run the nightly DAG for a data date (or a range) in-process")
     p.add_argument("--date", type=_date, help="data (delivery) date YYYY-MM-DD")

@@ -47,6 +47,7 @@ from datetime import date
 import psycopg
 from psycopg import sql
 
+from touchpoint.bi import grant_published
 from touchpoint.config import settings
 
 log = logging.getLogger(__name__)
@@ -277,15 +278,6 @@ def _drop_view(conn: psycopg.Connection, mart: str) -> None:
     conn.execute(sql.SQL("drop view if exists {}").format(sql.Identifier(PUBLISHED_SCHEMA, mart)))
 
 
-def _grant_bi(conn: psycopg.Connection) -> None:
-    role = os.environ.get("TOUCHPOINT_BI_ROLE", "touchpoint_bi")
-    exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
-    if exists:
-        conn.execute(sql.SQL("grant usage on schema {} to {}").format(sql.Identifier(PUBLISHED_SCHEMA), sql.Identifier(role)))
-        conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(
-            sql.Identifier(PUBLISHED_SCHEMA), sql.Identifier(role)))
-
-
 # --- publishing one mart -----------------------------------------------------------------
 
 def _rebuild_history(conn: psycopg.Connection, candidate: str, shape: MartShape, version: int) -> tuple[object, int]:
@@ -478,7 +470,7 @@ def publish(conn: psycopg.Connection, run_id: str, logical_date: date, candidate
                 _retire(conn, mart, version)
         for stale in set(list_tables(conn, PUBLISHED_SCHEMA)) - set(marts):
             _drop_view(conn, stale)
-        _grant_bi(conn)
+        grant_published(conn)
         decision = Decision("published", run_id, logical_date, [], counts, version_label(version), version,
                             sorted(reset), written)
         log_decision(conn, decision)
@@ -537,7 +529,7 @@ def rollback(conn: psycopg.Connection, run_id: str = "manual_rollback") -> Decis
             _point_view(conn, mart, columns, version)
         for stale in set(list_tables(conn, PUBLISHED_SCHEMA)) - set(counts):
             _drop_view(conn, stale)
-        _grant_bi(conn)
+        grant_published(conn)
         decision = Decision("rolled_back", run_id, logical_date, [], counts, label, version)
         log_decision(conn, decision)
     log.info("rolled back marts from %s to %s", current_label, label)

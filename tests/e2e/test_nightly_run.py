@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from datetime import date
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from marts_snapshot import snapshot
+from touchpoint import bi
 from touchpoint.config import REPO_ROOT
 
 DAY1 = date(2026, 11, 1)
@@ -25,10 +28,16 @@ DAY2 = date(2026, 11, 2)
 def scenario(module_db_url, tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "TOUCHPOINT_", "DBT_"))}
+    # A BI role of this module's own (roles are cluster-wide), created before the first
+    # night the way `touchpoint warehouse start` creates touchpoint_bi.
+    bi_role_name = f"tp_bi_e2e_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(module_db_url, autocommit=True) as conn:
+        bi_role = bi.ensure_role(conn, role=bi_role_name, password=uuid.uuid4().hex)
     env.update(
         WAREHOUSE_URL=module_db_url,
         TOUCHPOINT_LOCAL_DIR=str(root / "local"),
         TOUCHPOINT_LANDING_DIR=str(root / "sample" / "landing"),
+        TOUCHPOINT_BI_ROLE=bi_role_name,
     )
     touchpoint = [sys.executable, "-m", "touchpoint.cli"]
 
@@ -40,7 +49,16 @@ def scenario(module_db_url, tmp_path_factory):
     gen = run("generate", "--customers", "300", "--days", "2", "--start", DAY1.isoformat(), "--seed", "11",
               "--out", str(root / "sample"))
     assert gen.returncode == 0, gen.stdout[-2000:] + gen.stderr[-3000:]
-    return {"run": run, "url": module_db_url, "root": root}
+    yield {"run": run, "url": module_db_url, "root": root, "bi_url": bi.url_for(module_db_url, bi_role)}
+    with psycopg.connect(module_db_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop owned by {}").format(sql.Identifier(bi_role_name)))
+        conn.execute(sql.SQL("drop role {}").format(sql.Identifier(bi_role_name)))
+
+
+def bi_reads_customer_360(scenario) -> int:
+    """Rows of marts.customer_360 as the BI role sees them (its own login, password)."""
+    with psycopg.connect(scenario["bi_url"]) as conn:
+        return conn.execute("select count(*) from marts.customer_360").fetchone()[0]
 
 
 @pytest.fixture(scope="module")
@@ -180,11 +198,14 @@ def test_next_good_night_publishes_and_rollback_restores_the_previous_version(sc
     identity_state = "select count(*), md5(string_agg(t::text, '|' order by t::text)) from identity.identifier_map t"
     with psycopg.connect(scenario["url"]) as conn:
         identity_before = conn.execute(identity_state).fetchone()
+    assert bi_reads_customer_360(scenario) == second["data"]["customer_360"][0]
     back = scenario["run"]("rollback")
     assert back.returncode == 0, back.stderr
     assert first_version in back.stdout
     restored = snapshot(scenario["url"])
     assert restored["data"] == first["data"]
+    # the BI role keeps reading across publication and rollback
+    assert bi_reads_customer_360(scenario) == first["data"]["customer_360"][0] > 0
     # incremental state outside the published schema is untouched by publish and rollback
     with psycopg.connect(scenario["url"]) as conn:
         assert conn.execute(identity_state).fetchone() == identity_before
