@@ -195,3 +195,26 @@ def test_the_last_night_rewrote_only_the_touched_customers(warehouses):
             and not is_absorbed
     """)[0][0]
     assert rewritten <= touched_tonight
+
+
+def test_reconciliation_with_staging_passes_and_catches_a_wrong_total(warehouses):
+    # GIVEN the incremental warehouse (merges, late and re-sent records) WHEN the
+    # reconciliation test runs THEN revenue and order counts agree with staging; GIVEN a
+    # customer_360 total off by x100 for one customer (the copy; this test runs last)
+    # THEN the same test fails and names the figure
+    url, copy_url, _ = warehouses
+    select = ["test", "--select", "assert_customer_360_reconciles_with_staging", "--store-failures",
+              "--quiet", *night_vars(NIGHTS - 1)]
+    assert run_dbt(select, url=url, check=False).returncode == 0
+    with psycopg.connect(copy_url) as conn:
+        changed = conn.execute("""
+            update marts_candidate.customer_360 set net_revenue_krw = net_revenue_krw * 100
+            where customer_id = (select min(customer_id) from marts_candidate.customer_360
+                                 where net_revenue_krw > 0)
+        """).rowcount
+    assert changed == 1
+    assert run_dbt(select, url=copy_url, check=False).returncode != 0
+    failures = query(copy_url, """
+        select figure from dbt_test__audit.assert_customer_360_reconciles_with_staging
+    """)
+    assert failures == [("net_revenue_krw",)]
