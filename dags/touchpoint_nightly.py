@@ -170,6 +170,9 @@ with DAG(
         should_detach_multiple_parents_tests=True,
         dbt_deps=False,
     )
+    # Cosmos renders a test beside every parent it has in a group, whatever the
+    # selectors say: a test must not refer to models of both groups (see
+    # tests/reconciliation), or the first group would run it before its marts exist.
     transform_inputs = DbtTaskGroup(
         group_id="transform_inputs",
         render_config=RenderConfig(select=identity_inputs, **render_common),

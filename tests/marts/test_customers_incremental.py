@@ -203,7 +203,7 @@ def test_reconciliation_with_staging_passes_and_catches_a_wrong_total(warehouses
     # customer_360 total off by x100 for one customer (the copy; this test runs last)
     # THEN the same test fails and names the figure
     url, copy_url, _ = warehouses
-    select = ["test", "--select", "assert_customer_360_reconciles_with_staging", "--store-failures",
+    select = ["test", "--select", "assert_customer_360_reconciles_with_purchase_records", "--store-failures",
               "--quiet", *night_vars(NIGHTS - 1)]
     assert run_dbt(select, url=url, check=False).returncode == 0
     with psycopg.connect(copy_url) as conn:
@@ -215,6 +215,6 @@ def test_reconciliation_with_staging_passes_and_catches_a_wrong_total(warehouses
     assert changed == 1
     assert run_dbt(select, url=copy_url, check=False).returncode != 0
     failures = query(copy_url, """
-        select figure from dbt_test__audit.assert_customer_360_reconciles_with_staging
+        select figure from dbt_test__audit.assert_customer_360_reconciles_with_purchase_records
     """)
     assert failures == [("net_revenue_krw",)]
