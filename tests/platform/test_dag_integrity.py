@@ -195,3 +195,17 @@ def test_data_date_falls_back_to_the_day_before_the_logical_date():
     assert data_date_for(None, None, logical).isoformat() == "2026-11-01"
     with pytest.raises(ValueError, match="cannot tell"):
         data_date_for(None, None, None)
+
+
+def test_every_dbt_test_task_is_in_exactly_one_dbt_group(dag_info):
+    # GIVEN the rendered DAG THEN no dbt test is rendered in both groups: Cosmos puts a
+    # test beside every parent it has in a group, so a test on models of both groups
+    # would also run in the first one, before its second-group parents are built
+    groups = {}
+    for task_id in dag_info["task_ids"]:
+        group, _, name = task_id.partition(".")
+        if group in ("transform_inputs", "transform") and name.endswith("_test") and "." not in name:
+            groups.setdefault(name, set()).add(group)
+    assert groups, "no detached dbt test tasks rendered"
+    assert {name: sorted(g) for name, g in groups.items() if len(g) > 1} == {}
+    assert groups["assert_customer_360_reconciles_with_purchase_records_test"] == {"transform"}
