@@ -136,19 +136,21 @@ def _grant(conn: psycopg.Connection, role: str) -> None:
     # PUBLIC's defaults would let the role create temp tables and look into `public`.
     conn.execute(sql.SQL("revoke temporary on database {} from public").format(database))
     conn.execute("revoke all on schema public from public")
+    _grant_read(conn, role)
+    conn.execute(sql.SQL("alter default privileges in schema {} grant select on tables to {}").format(schema, ident))
+
+
+def _grant_read(conn: psycopg.Connection, role: str) -> None:
+    schema, ident = sql.Identifier(PUBLISHED_SCHEMA), sql.Identifier(role)
     conn.execute(sql.SQL("grant usage on schema {} to {}").format(schema, ident))
     conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(schema, ident))
-    conn.execute(sql.SQL("alter default privileges in schema {} grant select on tables to {}").format(schema, ident))
 
 
 def grant_published(conn: psycopg.Connection) -> None:
     """After a publication: the BI role (if it exists here) can read every marts view."""
     role = role_name()
     if conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone():
-        conn.execute(sql.SQL("grant usage on schema {} to {}").format(
-            sql.Identifier(PUBLISHED_SCHEMA), sql.Identifier(role)))
-        conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(
-            sql.Identifier(PUBLISHED_SCHEMA), sql.Identifier(role)))
+        _grant_read(conn, role)
 
 
 def url_for(warehouse_url: str, bi: BiRole) -> str:

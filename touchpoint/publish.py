@@ -47,12 +47,11 @@ from datetime import date
 import psycopg
 from psycopg import sql
 
-from touchpoint.bi import grant_published
+from touchpoint.bi import PUBLISHED_SCHEMA, grant_published
 from touchpoint.config import settings
 
 log = logging.getLogger(__name__)
 
-PUBLISHED_SCHEMA = "marts"
 HISTORY_SCHEMA = "marts_history"
 VERSION_PREFIX = "marts_v"
 LOCK_KEY = "touchpoint.publish"

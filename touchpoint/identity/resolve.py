@@ -249,15 +249,6 @@ def _stage_nodes(conn: psycopg.Connection, full: bool) -> dict:
     # identifier), not folded into the stored values: a superseded record version or a
     # corrected timestamp must not leave its old value behind, so that an incremental
     # night and a full refresh agree (tests/e2e/test_full_refresh_equality.py).
-    _exec(conn, """
-        create temp table _touched_ids on commit drop as
-        select identifier_a_type as identifier_type, identifier_a_value as identifier_value
-        from _new_edges
-        union
-        select identifier_b_type, identifier_b_value
-        from _new_edges
-        where identifier_b_type is not null
-    """)
     if full:
         # every edge is new: its endpoints are all there is
         endpoints_sql = """
@@ -270,6 +261,15 @@ def _stage_nodes(conn: psycopg.Connection, full: bool) -> dict:
             where identifier_b_type is not null
         """
     else:
+        _exec(conn, """
+            create temp table _touched_ids on commit drop as
+            select identifier_a_type as identifier_type, identifier_a_value as identifier_value
+            from _new_edges
+            union
+            select identifier_b_type, identifier_b_value
+            from _new_edges
+            where identifier_b_type is not null
+        """)
         _exec(conn, "analyze _touched_ids")
         endpoints_sql = f"""
             select ids.identifier_type, ids.identifier_value, edges.seen_at, edges.source
