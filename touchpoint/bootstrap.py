@@ -64,6 +64,56 @@ create table if not exists ops.audit_results (
     passed boolean not null,
     details jsonb,
     checked_at timestamptz not null default now()
+);
+-- status: passed | failed | warned (a warn-severity check that failed: does not block)
+-- | not_run (the check could not run, e.g. its model failed; blocks, but is not a
+-- failure of the data). reason: one sentence an operator understands.
+alter table ops.audit_results add column if not exists status text;
+alter table ops.audit_results add column if not exists reason text;
+alter table ops.audit_results add column if not exists severity text
+"""
+
+# One row per (night, metric): tonight's value, the baseline it was compared with and
+# the verdict (touchpoint/anomaly.py). Charted by `touchpoint report`.
+METRIC_VALUES_DDL = """
+create table if not exists ops.metric_values (
+    run_id text not null,
+    logical_date date not null,
+    metric text not null,
+    area text not null,
+    description text,
+    value double precision,
+    baseline_center double precision,
+    baseline_spread double precision,
+    lower_bound double precision,
+    upper_bound double precision,
+    baseline_size integer not null default 0,
+    baseline_source text not null check (baseline_source in ('published_nights', 'data_history', 'none')),
+    score double precision,
+    rule text not null,
+    severity text not null,
+    status text not null check (status in ('passed', 'failed', 'warned', 'not_run')),
+    reason text,
+    recorded_at timestamptz not null default now(),
+    primary key (run_id, metric)
+);
+create index if not exists metric_values_metric_date on ops.metric_values (metric, logical_date)
+"""
+
+# dbt source freshness results, one row per (run, source table): see touchpoint/sources_check.py.
+SOURCE_FRESHNESS_DDL = """
+create table if not exists ops.source_freshness (
+    run_id text not null,
+    logical_date date not null,
+    source text not null,
+    status text not null,
+    max_loaded_at timestamptz,
+    snapshotted_at timestamptz,
+    age_seconds double precision,
+    warn_after text,
+    error_after text,
+    checked_at timestamptz not null default now(),
+    primary key (run_id, source)
 )
 """
 
@@ -77,4 +127,6 @@ def ensure_warehouse(conn: psycopg.Connection) -> None:
     conn.execute(TASK_FAILURES_DDL)
     conn.execute(AUDIT_RESULTS_DDL)
     conn.execute(MART_PUBLICATION_STATE_DDL)
+    conn.execute(METRIC_VALUES_DDL)
+    conn.execute(SOURCE_FRESHNESS_DDL)
     ensure_ingestion_tables(conn)
