@@ -23,7 +23,12 @@ create table if not exists ops.publication_log (
 -- keeps its label (marts_v000042). history_reset: marts whose history restarted at this
 -- version (a column change), so no rollback can cross it.
 alter table ops.publication_log add column if not exists version bigint;
-alter table ops.publication_log add column if not exists history_reset text[] not null default '{}'
+alter table ops.publication_log add column if not exists history_reset text[] not null default '{}';
+-- forced: an operator published over a block (`touchpoint publish --force`), force_reason
+-- says why; decided_by: who decided (the operator, or the OS user Airflow runs as).
+alter table ops.publication_log add column if not exists forced boolean not null default false;
+alter table ops.publication_log add column if not exists force_reason text;
+alter table ops.publication_log add column if not exists decided_by text
 """
 
 # One row per mart publication knows about: how the candidate is diffed into

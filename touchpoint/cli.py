@@ -86,11 +86,39 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     from touchpoint.db import connect
+    from touchpoint.bootstrap import ensure_warehouse
     from touchpoint.publish import rollback
 
     with connect(autocommit=True) as conn:
+        ensure_warehouse(conn)  # publication_log columns added since the warehouse was built
         decision = rollback(conn)
     print(f"marts now serve {decision.version_schema} (data date {decision.logical_date}): {decision.mart_row_counts}")
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    """Publication is the audit's decision; --force --reason overrides a block, logged."""
+    if not args.force:
+        print("touchpoint publish: the nightly audit decides publication (a night that passes it is published "
+              "by the DAG). To publish a blocked night anyway, run\n"
+              '  touchpoint publish --force --reason "why it is safe" [--date D] [--run-id R]\n'
+              "which is logged in ops.publication_log with the reason and who ran it.", file=sys.stderr)
+        return 2
+    from touchpoint.bootstrap import ensure_warehouse
+    from touchpoint.db import connect
+    from touchpoint.publish import PublishError, force_publish, operator_name
+
+    operator = operator_name()
+    try:
+        with connect(autocommit=True) as conn:
+            ensure_warehouse(conn)  # a warehouse from before the override columns
+            decision = force_publish(conn, args.reason or "", operator, run_id=args.run_id, logical_date=args.date)
+    except PublishError as exc:
+        print(f"touchpoint publish: refused: {exc}", file=sys.stderr)
+        return 1
+    print(f"published {decision.version_schema} for run {decision.run_id} (data date {decision.logical_date}) "
+          f"over its block: {decision.mart_row_counts}")
+    print(f"logged in ops.publication_log as forced by {operator}: {decision.force_reason}")
     return 0
 
 
@@ -144,6 +172,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rollback", help="serve the previously published version of the marts")
     p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("publish", help="override a blocked night: publish its candidate marts (logged)",
+                       description="The audit decides publication. `touchpoint publish --force --reason ...` "
+                                   "publishes the candidate of a blocked night anyway (the latest decided run, "
+                                   "or the one given by --run-id / --date) and logs it as forced, with the "
+                                   "reason and who ran it (TOUCHPOINT_OPERATOR, else the OS user).")
+    p.add_argument("--force", action="store_true", help="publish over the audit's block")
+    p.add_argument("--reason", help="why the override is safe (required with --force; logged)")
+    p.add_argument("--date", type=_date, help="data date of the blocked run (default: the latest decided run)")
+    p.add_argument("--run-id", help="the blocked Airflow run id (default: the latest decided run)")
+    p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("dbt", help="run dbt against the warehouse, e.g. `touchpoint dbt -- build -s staging`")
     p.add_argument("dbt_args", nargs=argparse.REMAINDER)

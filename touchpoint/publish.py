@@ -35,9 +35,13 @@ last `keep_versions()` publications: history rows closed at or before the oldest
 version are deleted. When a mart's columns or grain change, its history restarts from
 the candidate at that version (logged in `history_reset`); a rollback across it is
 refused.
+
+An operator can override a block (`touchpoint publish --force --reason`, force_publish):
+the same publication, logged with `forced`, the reason and `decided_by`.
 """
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import os
@@ -81,6 +85,9 @@ class Decision:
     version: int | None = None
     history_reset: list[str] = field(default_factory=list)
     rows_written: dict[str, int] = field(default_factory=dict)  # history rows inserted per mart
+    forced: bool = False  # published by `touchpoint publish --force` over a block
+    force_reason: str | None = None
+    decided_by: str | None = None  # who decided: the operator, or the OS user Airflow runs as
 
 
 @dataclass
@@ -135,12 +142,27 @@ def row_counts(conn: psycopg.Connection, schema: str) -> dict[str, int]:
     return counts
 
 
+def operator_name() -> str:
+    """Who is deciding: TOUCHPOINT_OPERATOR, else the OS user (under Airflow, the worker's user)."""
+    name = os.environ.get("TOUCHPOINT_OPERATOR", "").strip()
+    if name:
+        return name
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        name = "unknown"
+    # Airflow exports AIRFLOW_CTX_DAG_ID into a running task's environment.
+    return f"airflow ({name})" if os.environ.get("AIRFLOW_CTX_DAG_ID") else name
+
+
 def log_decision(conn: psycopg.Connection, d: Decision) -> None:
     conn.execute(
         "insert into ops.publication_log (run_id, logical_date, decision, failed_checks, mart_row_counts,"
-        " version_schema, version, history_reset) values (%s, %s, %s, %s, %s, %s, %s, %s)",
+        " version_schema, version, history_reset, forced, force_reason, decided_by)"
+        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (d.run_id, d.logical_date, d.decision, json.dumps(d.failed_checks, ensure_ascii=False),
-         json.dumps(d.mart_row_counts), d.version_schema, d.version, d.history_reset),
+         json.dumps(d.mart_row_counts), d.version_schema, d.version, d.history_reset,
+         d.forced, d.force_reason, d.decided_by or operator_name()),
     )
 
 
@@ -431,8 +453,13 @@ def _apply_retention(conn: psycopg.Connection, keep: int) -> int | None:
     return oldest
 
 
-def publish(conn: psycopg.Connection, run_id: str, logical_date: date, candidate_schema: str | None = None) -> Decision:
-    """Publish the audited candidate atomically as a new version; log the decision."""
+def publish(conn: psycopg.Connection, run_id: str, logical_date: date, candidate_schema: str | None = None,
+            *, force_reason: str | None = None, decided_by: str | None = None) -> Decision:
+    """Publish the audited candidate atomically as a new version; log the decision.
+
+    `force_reason` marks the publication as an operator's override of a block (see
+    force_publish, which checks that there is one to override).
+    """
     candidate = candidate_schema or settings().candidate_schema
     guard_candidate(candidate)
     with conn.transaction():
@@ -471,12 +498,69 @@ def publish(conn: psycopg.Connection, run_id: str, logical_date: date, candidate
             _drop_view(conn, stale)
         grant_published(conn)
         decision = Decision("published", run_id, logical_date, [], counts, version_label(version), version,
-                            sorted(reset), written)
+                            sorted(reset), written, forced=force_reason is not None,
+                            force_reason=force_reason, decided_by=decided_by)
         log_decision(conn, decision)
         oldest = _apply_retention(conn, keep_versions())
     log.info("published %s (rows %s, history rows written %s, history reset %s); oldest kept version %s",
              decision.version_schema, counts, written, reset, oldest)
     return decision
+
+
+def force_publish(conn: psycopg.Connection, reason: str, operator: str, run_id: str | None = None,
+                  logical_date: date | None = None, candidate_schema: str | None = None) -> Decision:
+    """Publish the current candidate over a blocked night: an operator's deliberate override.
+
+    The run is `run_id`, else the latest run decided for `logical_date`, else the latest
+    run decided at all. Refused unless the run's latest decision is `blocked` and no later
+    run has been decided since (its candidate would no longer be the blocked night's).
+    Publication is the normal one (same diff, same lock, same transaction); the log row
+    says forced, why and who.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise PublishError("an override needs a reason: touchpoint publish --force --reason \"...\"")
+    candidate = candidate_schema or settings().candidate_schema
+    guard_candidate(candidate)
+    with conn.transaction():
+        _lock(conn)
+        target = _run_to_override(conn, run_id, logical_date)
+        publication_id, run, day, decision = target
+        if decision != "blocked":
+            raise PublishError(f"run {run} (data date {day}) was not blocked: its latest decision is "
+                               f"{decision!r}, so there is nothing to override")
+        later = conn.execute(
+            "select run_id, logical_date, decision from ops.publication_log where publication_id > %s "
+            "and run_id <> %s and decision in ('published', 'blocked') order by publication_id desc limit 1",
+            (publication_id, run)).fetchone()
+        if later is not None:
+            raise PublishError(f"a later run has been decided since run {run} was blocked: {later[0]} "
+                               f"(data date {later[1]}) was {later[2]}; the candidate is no longer that night's")
+        if not schema_exists(conn, candidate):
+            raise PublishError(f"candidate schema {candidate!r} does not exist: there is nothing to publish "
+                               "(run the night again)")
+        published = publish(conn, run, day, candidate, force_reason=reason, decided_by=operator)
+    log.warning("%s overrode the block of run %s (data date %s): published %s; reason: %s",
+                operator, run, day, published.version_schema, reason)
+    return published
+
+
+def _run_to_override(conn: psycopg.Connection, run_id: str | None,
+                     logical_date: date | None) -> tuple[int, str, date, str]:
+    """(publication_id, run_id, logical_date, decision) of the run's latest decision."""
+    where, params, what = "decision in ('published', 'blocked')", [], "any run"
+    if run_id:
+        where, what = where + " and run_id = %s", f"run {run_id}"
+        params.append(run_id)
+    if logical_date:
+        where, what = where + " and logical_date = %s", f"{what} with data date {logical_date}"
+        params.append(logical_date)
+    row = conn.execute(
+        f"select publication_id, run_id, logical_date, decision from ops.publication_log where {where} "
+        "order by publication_id desc limit 1", params).fetchone()
+    if row is None:
+        raise PublishError(f"no publication decision is recorded for {what}: nothing to override")
+    return row
 
 
 def block(conn: psycopg.Connection, run_id: str, logical_date: date, failed_checks: list[dict],
