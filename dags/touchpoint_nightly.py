@@ -27,7 +27,7 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, SourceRenderingBehavior, TestBehavior
 
 from ingestion.registry import SOURCE_NAMES
-from touchpoint import pipeline
+from touchpoint import alerts, pipeline
 from touchpoint.config import settings
 from touchpoint.dbt import dbt_executable, export_dbt_env, manifest_path
 
@@ -89,6 +89,8 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     default_args=default_args,
+    # A failed run (a blocked night fails: the audit raises) alerts the configured channels.
+    on_failure_callback=alerts.night_failure_notifiers() or None,
     params={
         "data_date": Param(None, type=["null", "string"], description="Delivery date YYYY-MM-DD to process"),
         "full_refresh": Param(False, type="boolean", description="Rebuild every model and identity from raw"),
@@ -113,6 +115,10 @@ with DAG(
                 return pipeline.ingest_source(source, pendulum.parse(day).date())
 
             ingest_source(data_date)
+
+    @task
+    def check_source_freshness(day: str, **context) -> None:
+        pipeline.check_source_freshness(context["run_id"], pendulum.parse(day).date())
 
     @task
     def prepare_candidate(**context) -> None:
@@ -200,5 +206,6 @@ with DAG(
         return pipeline.publish_marts(context["run_id"], pendulum.parse(day).date())
 
     audited = audit(data_date)
-    ingest >> prepare_candidate() >> transform_inputs >> resolve_identities() >> transform
+    ingest >> check_source_freshness(data_date) >> prepare_candidate() >> transform_inputs
+    transform_inputs >> resolve_identities() >> transform
     transform >> audited >> publish(data_date)
