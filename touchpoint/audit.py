@@ -52,9 +52,17 @@ def _expectation_class(name: str):
         raise ValueError(f"unknown Great Expectations expectation {name!r} ({class_name})") from None
 
 
-def run_gx(url: str, schema: str, suites: dict[str, dict], existing_tables: set[str]) -> list[dict]:
-    """Validate each suite with a GX checkpoint; return one result dict per expectation."""
+def run_gx(url: str, schema: str, suites: dict[str, dict], existing_tables: set[str],
+           run_name: str | None = None) -> list[dict]:
+    """Validate each suite with a GX checkpoint; return one result dict per expectation.
+
+    The checkpoint also renders the validations as Great Expectations Data Docs under
+    data_docs_dir() (linked from `touchpoint report`); each result's details carry
+    `data_docs`, the path of its validation page relative to that folder. `run_name`
+    (the Airflow run id) names the validations in the Data Docs.
+    """
     import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     results: list[dict] = []
@@ -66,6 +74,8 @@ def run_gx(url: str, schema: str, suites: dict[str, dict], existing_tables: set[
         return results
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    docs_dir = data_docs_dir()
+    context.add_data_docs_site(site_name=DATA_DOCS_SITE, site_config=_data_docs_site_config(docs_dir))
     connection_string = url.replace("postgresql://", "postgresql+psycopg://", 1)
     datasource = context.data_sources.add_postgres("warehouse", connection_string=connection_string)
     definitions = []
@@ -79,20 +89,75 @@ def run_gx(url: str, schema: str, suites: dict[str, dict], existing_tables: set[
         definitions.append(context.validation_definitions.add(
             gx.ValidationDefinition(name=f"{table}_validation", data=batch, suite=suite)))
     checkpoint = context.checkpoints.add(gx.Checkpoint(name="candidate_marts", validation_definitions=definitions))
-    outcome = checkpoint.run()
-    for validation in outcome.run_results.values():
+    outcome = checkpoint.run(run_id=RunIdentifier(run_name=run_name) if run_name else None)
+    # One Data Docs build for all validations: UpdateDataDocsAction rebuilds the site once
+    # per validation (templates compiled each time, about 3x the work).
+    _build_data_docs(context)
+    for identifier, validation in outcome.run_results.items():
         table = validation.suite_name.removesuffix("_suite")
+        page = _data_docs_page(context, identifier, docs_dir)
         for res in validation.results:
             config = res.expectation_config
             observed = {k: res.result.get(k) for k in ("observed_value", "unexpected_count", "unexpected_percent")
                         if res.result.get(k) is not None}
             if res.exception_info and res.exception_info.get("raised_exception"):
                 observed["exception"] = str(res.exception_info.get("exception_message"))[:500]
+            if page:
+                observed["data_docs"] = page
             results.append({
                 "check_type": "gx", "check_name": config.type, "object_name": table, "passed": bool(res.success),
                 "details": {"kwargs": {k: v for k, v in config.kwargs.items() if k != "batch_id"}, **observed},
             })
     return results
+
+
+# Great Expectations Data Docs: one local filesystem site, rebuilt by every audit. Its
+# index lists the latest audit's validations (the context is ephemeral); each night's
+# validation pages stay on disk, and ops.audit_results details point at them.
+DATA_DOCS_SITE = "touchpoint_audit"
+
+
+def data_docs_dir() -> Path:
+    """Where the audit's Data Docs site is written: <local dir>/reports/gx_data_docs."""
+    return settings().local_dir / "reports" / "gx_data_docs"
+
+
+def _data_docs_site_config(docs_dir: Path) -> dict:
+    return {
+        "class_name": "SiteBuilder",
+        "show_how_to_buttons": False,
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    }
+
+
+def _build_data_docs(context) -> None:
+    """Render the site; a rendering problem is logged, never a reason to fail the audit."""
+    try:
+        context.build_data_docs(site_names=[DATA_DOCS_SITE])
+    except Exception:  # noqa: BLE001 - Data Docs are a view of the verdicts, not a check
+        log.warning("could not build the Great Expectations Data Docs", exc_info=True)
+
+
+def _data_docs_page(context, identifier, docs_dir: Path) -> str | None:
+    """The validation page of `identifier`, relative to the Data Docs folder (None if not built)."""
+    from urllib.parse import urlsplit
+    from urllib.request import url2pathname
+
+    try:
+        urls = context.get_docs_sites_urls(resource_identifier=identifier, site_name=DATA_DOCS_SITE)
+    except Exception:  # noqa: BLE001 - a missing link must never fail the audit
+        log.warning("could not locate the Data Docs page of %s", identifier, exc_info=True)
+        return None
+    for entry in urls:
+        location = entry.get("site_url") or ""
+        path = Path(url2pathname(urlsplit(location).path)) if location.startswith("file:") else Path(location)
+        if path.is_file():
+            try:
+                return path.resolve().relative_to(docs_dir.resolve()).as_posix()
+            except ValueError:
+                return None
+    return None
 
 
 def _manifest_nodes() -> dict:

@@ -5,6 +5,7 @@ import argparse
 import logging
 import sys
 from datetime import date
+from pathlib import Path
 
 from touchpoint import warehouse
 
@@ -122,6 +123,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from touchpoint.report import write_report
+
+    print(write_report(warehouse.url(), args.date, run_id=args.run_id, out_dir=args.out))
+    return 0
+
+
 def cmd_dbt(args: argparse.Namespace) -> int:
     from touchpoint.dbt import run_dbt
 
@@ -183,6 +191,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", type=_date, help="data date of the blocked run (default: the latest decided run)")
     p.add_argument("--run-id", help="the blocked Airflow run id (default: the latest decided run)")
     p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("report", help="write the run report of a data date (one self-contained HTML page)",
+                       description="Writes <out>/<date>.html (default .local/reports/): publication decision "
+                                   "and why, rows per source against their baseline, quarantine reasons, "
+                                   "checks, mart row counts and 28-night metric charts; prints its path.")
+    p.add_argument("--date", type=_date, required=True, help="data (delivery) date YYYY-MM-DD")
+    p.add_argument("--run-id", help="the run to report on (default: the latest run of the date)")
+    p.add_argument("--out", type=Path, help="directory to write to (default: TOUCHPOINT_LOCAL_DIR/reports)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("dbt", help="run dbt against the warehouse, e.g. `touchpoint dbt -- build -s staging`")
     p.add_argument("dbt_args", nargs=argparse.REMAINDER)

@@ -126,6 +126,19 @@ def publish_marts(run_id: str, data_date: date) -> dict[str, Any]:
             "history_rows_written": decision.rows_written, "history_reset": decision.history_reset}
 
 
+def write_report(run_id: str, data_date: date) -> str:
+    """Write the night's run report (touchpoint/report.py); returns the file's path.
+
+    A reporting problem raises: the DAG task fails visibly, and its trigger rule keeps it
+    from deciding anything about publication (the report only reads ops).
+    """
+    from touchpoint.report import write_report as write
+
+    path = write(warehouse.url(), data_date, run_id=run_id)
+    log.info("run report: %s", path)
+    return str(path)
+
+
 def record_task_failure(context: dict) -> None:
     """Airflow on_failure_callback: keep a row per failed task try in ops.task_failures."""
     ti = context.get("task_instance") or context.get("ti")
