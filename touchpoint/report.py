@@ -117,14 +117,12 @@ def check_status(check: dict) -> str:
 
 
 def group_by_reason(checks: list[dict]) -> list[tuple[str, list[dict]]]:
-    """[(reason, checks)], the reason shared by most checks first (then error before warn)."""
+    """[(reason, checks)] in the order the checks come: the audit ranks them (root causes
+    first, see touchpoint.audit.rank), and `touchpoint run` and the alerts use that order too."""
     groups: dict[str, list[dict]] = {}
     for check in checks:
         groups.setdefault(check_reason(check), []).append(check)
-    severity_rank = {"error": 0, "warn": 1}
-    return sorted(groups.items(), key=lambda item: (
-        min(severity_rank.get(str(c.get("severity") or "error").lower(), 0) for c in item[1]),
-        -len(item[1]), item[0]))
+    return list(groups.items())
 
 
 def _read_decision(conn: psycopg.Connection, data: ReportData) -> None:

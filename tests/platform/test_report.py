@@ -51,6 +51,9 @@ def _seed_night(conn: psycopg.Connection) -> None:
         + [("gx", "expect_column_values_to_be_unique", "customer_360", True, "passed", None)] * 3
         + [("anomaly", "net_revenue_krw", "customer_360", False, "failed",
             "net revenue 20,400,000 KRW is 12x the 28-night median 1,690,000 KRW")]
+        # ranked after the root cause by the audit, though more checks share it
+        + [("gx", "expect_column_values_to_not_be_null", mart, False, "failed",
+            "email_sha256 is null in every row") for mart in ("customer_360", "customer_identity_map")]
         + [("freshness", "source_freshness", "web_events", False, "warned", "web_events is 30 hours old")]
         + [("dbt", "test", f"test.touchpoint.not_null_orders_{i}", False, "not_run",
             "its model int_orders_joined failed, so the test could not run") for i in range(3)]
@@ -109,11 +112,14 @@ def test_blocked_night_report_says_why_with_numbers_and_charts(blocked_night: st
     text = _text(page)
     assert RUN in text
     # the decision, the failed check with its reason apart from those that did not run
-    assert "Blocked: 1 check(s) failed, 3 did not run" in text
-    failed_at = text.index("Failed checks (1)")
+    assert "Blocked: 3 check(s) failed, 3 did not run" in text
+    failed_at = text.index("Failed checks (3)")
     not_run_at = text.index("Checks that did not run (3)")
     assert failed_at < not_run_at
-    assert "net revenue 20,400,000 KRW is 12x the 28-night median 1,690,000 KRW" in text[failed_at:not_run_at]
+    failed_text = text[failed_at:not_run_at]
+    # grouped by reason, in the audit's order (root cause first)
+    assert failed_text.index("net revenue 20,400,000 KRW is 12x the 28-night median 1,690,000 KRW (1 check)") \
+        < failed_text.index("email_sha256 is null in every row (2 checks)")
     assert "its model int_orders_joined failed, so the test could not run (3 checks)" in text[not_run_at:]
     # rows per source: current files only (the superseded one is not counted), with baselines
     assert re.search(r"ecommerce_orders 2 1,234 1,224 10 ", text)
@@ -127,7 +133,8 @@ def test_blocked_night_report_says_why_with_numbers_and_charts(blocked_night: st
     assert re.search(r"anomaly 0 1 0 0 ", text)
     assert re.search(r"dbt 5 0 0 3 ", text)
     assert re.search(r"freshness 0 0 1 0 ", text)
-    assert re.search(r"all 8 1 1 3 ", text)
+    assert re.search(r"gx 3 2 0 0 ", text)
+    assert re.search(r"all 8 3 1 3 ", text)
     # the candidate's counts, said to be unpublished
     assert "tonight's candidate, not published" in text
     assert re.search(r"customer_identity_map 8,077", text)
