@@ -229,3 +229,12 @@ def test_run_gx_builds_data_docs_the_report_links(fresh_db_url: str, tmp_path: P
     report = write_report(fresh_db_url, NIGHT).read_text()
     assert 'href="gx_data_docs/index.html"' in report
     assert f'href="gx_data_docs/{quote(page)}"' in report
+
+
+def test_pipeline_step_writes_the_report_for_the_dag(blocked_night: str, tmp_path: Path, monkeypatch):
+    from touchpoint import pipeline
+
+    monkeypatch.setenv("WAREHOUSE_URL", blocked_night)
+    path = Path(pipeline.write_report(RUN, NIGHT))
+    assert path == tmp_path / "local" / "reports" / "2026-11-28.html"
+    assert RUN in path.read_text()
