@@ -117,6 +117,10 @@ with DAG(
             ingest_source(data_date)
 
     @task
+    def check_source_freshness(day: str, **context) -> None:
+        pipeline.check_source_freshness(context["run_id"], pendulum.parse(day).date())
+
+    @task
     def prepare_candidate(**context) -> None:
         pipeline.prepare_candidate(context["run_id"], full_refresh=full_refresh_requested(context))
 
@@ -202,5 +206,6 @@ with DAG(
         return pipeline.publish_marts(context["run_id"], pendulum.parse(day).date())
 
     audited = audit(data_date)
-    ingest >> prepare_candidate() >> transform_inputs >> resolve_identities() >> transform
+    ingest >> check_source_freshness(data_date) >> prepare_candidate() >> transform_inputs
+    transform_inputs >> resolve_identities() >> transform
     transform >> audited >> publish(data_date)

@@ -80,6 +80,17 @@ class Contract:
     naive_timezone: str = "Asia/Seoul"
     # Field that says when the event happened; used for freshness and late-arrival docs.
     event_time_field: str | None = None
+    # Delivery expectation, checked before publication (touchpoint/source_checks.py):
+    # "daily": a file every night, its absence blocks; "optional": may be absent.
+    delivery: Literal["daily", "optional"] = "daily"
+    # False where a night without rows means something broke (web analytics always has
+    # traffic); True where a quiet night is normal (no review today).
+    may_be_empty: bool = True
+    # Identifier fields whose non-null share per delivery the anomaly checks watch (a
+    # delivery where every email is missing breaks identity resolution without a single
+    # bad row), and money fields whose average they watch (amounts x100).
+    watched_fields: tuple[str, ...] = ()
+    amount_fields: tuple[str, ...] = ()
     timezone_note: str = "Offsets are honoured; naive timestamps are read as Asia/Seoul local time."
     example: dict = field(default_factory=dict)
 
@@ -94,6 +105,11 @@ class Contract:
     @property
     def pii_fields(self) -> list[str]:
         return [f.name for f in self.fields if f.pii]
+
+    @property
+    def profiled_fields(self) -> list[str]:
+        """Fields whose non-null count every delivery profile records."""
+        return list(self.watched_fields)
 
     def get(self, name: str) -> Field:
         for f in self.fields:

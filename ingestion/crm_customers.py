@@ -8,6 +8,7 @@ CONTRACT = Contract(
     key=("account_id", "updated_at"),
     version_field="updated_at",
     event_time_field="updated_at",
+    watched_fields=("email", "phone"),
     fields=(
         Field("account_id", "string", "CRM account identifier (also the web/app login user_id).", required=True, format="A + 8 digits"),
         Field("email", "string", "Account email as typed by the customer (case/whitespace not normalised).", pii=True),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import psycopg
 
+from ingestion.profile import DELIVERY_PROFILES_DDL, DELIVERY_PROFILES_INDEXES
 from ingestion.registry import CONTRACTS
 
 # One row per load attempt of one landing file.  `is_current` marks the version of a file whose
@@ -82,7 +83,8 @@ def ensure_ingestion_tables(conn: psycopg.Connection) -> None:
     for name in _missing_columns(conn, "ops", "load_manifest", list(wanted)):
         conn.execute(f"alter table ops.load_manifest add column if not exists {name} {wanted[name]}")
     conn.execute(QUARANTINE_DDL)
-    for ddl in LOAD_MANIFEST_INDEXES + QUARANTINE_INDEXES:
+    conn.execute(DELIVERY_PROFILES_DDL)
+    for ddl in LOAD_MANIFEST_INDEXES + QUARANTINE_INDEXES + DELIVERY_PROFILES_INDEXES:
         index = ddl.split(" if not exists ")[1].split()[0]
         schema = ddl.split(" on ")[1].split(".")[0]
         if conn.execute("select to_regclass(%s)", (f"{schema}.{index}",)).fetchone()[0] is None:

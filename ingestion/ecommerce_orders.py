@@ -8,6 +8,8 @@ CONTRACT = Contract(
     key=("order_id", "updated_at"),
     version_field="updated_at",
     event_time_field="created_at",
+    watched_fields=("customer_id", "email", "phone"),
+    amount_fields=("total_price",),
     fields=(
         Field("order_id", "string", "Order id.", required=True),
         Field("order_number", "integer", "Human order number.", minimum=1, maximum=10_000_000_000),

@@ -52,6 +52,7 @@ from ingestion.convert import (
     record_hash,
     record_struct,
 )
+from ingestion.profile import forget_load, profile_load
 from ingestion.registry import CONTRACTS, SOURCE_NAMES
 
 log = logging.getLogger("touchpoint.ingest")
@@ -929,6 +930,7 @@ def _load(conn: psycopg.Connection, contract: Contract, path: Path, rel: str, lo
                 replaced = current[0]
                 cur.execute(f"delete from raw.{source} where _load_id = %s", (replaced,))
                 cur.execute("delete from raw.quarantine where load_id = %s", (replaced,))
+                forget_load(cur, replaced)
                 cur.execute("update ops.load_manifest set is_current = false, status = 'superseded',"
                             " superseded_by = %s where load_id = %s", (load_id, replaced))
             extras = dict(sorted(extra_counts.items()))
@@ -940,6 +942,7 @@ def _load(conn: psycopg.Connection, contract: Contract, path: Path, rel: str, lo
                  Jsonb(extras) if extras else None, loaded_at, replaced, size,
                  int((time.perf_counter() - started) * 1000)),
             )
+            profile_load(cur, contract, load_id, logical_date, loaded_at)
     finally:
         q.close()
     seconds = time.perf_counter() - started

@@ -7,6 +7,7 @@ CONTRACT = Contract(
     file_format="jsonl",
     key=("review_id",),
     event_time_field="created_at",
+    watched_fields=("account_id", "reviewer_email"),
     fields=(
         Field("review_id", "string", "Review id.", required=True),
         Field("product_id", "string", "Product (SKU) reviewed.", required=True),

@@ -8,6 +8,7 @@ CONTRACT = Contract(
     key=("ticket_id", "updated_at"),
     version_field="updated_at",
     event_time_field="created_at",
+    watched_fields=("requester_email", "requester_phone"),
     fields=(
         Field("ticket_id", "integer", "Ticket id.", required=True, minimum=1, maximum=10_000_000_000),
         Field("via_channel", "string", "Channel the ticket came in through.", required=True,

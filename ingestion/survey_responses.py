@@ -7,6 +7,7 @@ CONTRACT = Contract(
     file_format="csv",
     key=("response_id",),
     event_time_field="responded_at",
+    watched_fields=("account_id", "email"),
     fields=(
         Field("response_id", "string", "Survey tool response id.", required=True),
         Field("survey_type", "string", "Which score was asked.", required=True, enum=("nps", "csat", "ces")),

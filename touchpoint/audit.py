@@ -178,11 +178,21 @@ def dbt_checks(conn: psycopg.Connection, run_id: str) -> list[dict]:
     for row in rows:  # a retried task's later result wins
         latest[row[0]] = row
     results: list[dict] = []
+    nodes = _manifest_nodes()
     for unique_id, rtype, status, severity, failures, message in latest.values():
-        failed = status in ("error", "fail") and not (rtype == "test" and severity and severity.lower() == "warn")
-        results.append({"check_type": "dbt", "check_name": rtype, "object_name": unique_id, "passed": not failed,
+        warn_only = rtype == "test" and severity and severity.lower() == "warn"
+        if status in ("error", "fail"):
+            verdict = "warned" if warn_only else "failed"
+        elif status == "skipped":
+            verdict = "not_run"  # dbt skipped it because something upstream failed
+        else:
+            verdict = "warned" if status == "warn" else "passed"
+        results.append({"check_type": "dbt", "check_name": rtype, "object_name": unique_id,
+                        "passed": verdict in ("passed", "warned"), "status": verdict,
+                        "severity": (severity or "error").lower() if rtype == "test" else "error",
+                        "reason": _dbt_reason(unique_id, rtype, status, failures, message, nodes),
                         "details": {"status": status, "failures": failures, "message": (message or "")[:500]}})
-    for unique_id, node in _manifest_nodes().items():
+    for unique_id, node in nodes.items():
         if node["resource_type"] not in ("model", "test") or unique_id in latest:
             continue
         # Every error-severity test is expected, the tests on the raw sources included:
@@ -190,8 +200,31 @@ def dbt_checks(conn: psycopg.Connection, run_id: str) -> list[dict]:
         if node["resource_type"] == "test" and node["config"].get("severity", "error").lower() != "error":
             continue
         results.append({"check_type": "dbt", "check_name": node["resource_type"], "object_name": unique_id,
-                        "passed": False, "details": {"status": "not run in this run"}})
+                        "passed": False, "status": "not_run", "severity": "error",
+                        "reason": f"{_node_label(unique_id)} did not run in this run (the run stopped"
+                                  " before it, or a model it depends on failed)",
+                        "details": {"status": "not run in this run"}})
     return results
+
+
+def _node_label(unique_id: str) -> str:
+    kind, _, name = unique_id.split(".", 2)
+    return f"dbt {kind} {name.split('.')[-1] if kind == 'model' else name.split('.', 1)[-1]}"
+
+
+def _dbt_reason(unique_id: str, rtype: str, status: str, failures, message, nodes: dict) -> str | None:
+    if status in ("success", "pass"):
+        return None
+    first_line = (message or "").strip().splitlines()[0][:300] if message else ""
+    if status == "skipped":
+        return f"{_node_label(unique_id)} was skipped: a model it depends on failed"
+    if rtype == "model":
+        return f"{_node_label(unique_id)} failed to build: {first_line}"
+    node = nodes.get(unique_id, {})
+    on = ", ".join(dep.split(".")[-1] for dep in node.get("depends_on", {}).get("nodes", [])) or "?"
+    if status == "error":
+        return f"{_node_label(unique_id)} on {on} could not run: {first_line}"
+    return f"{_node_label(unique_id)} on {on} found {failures} failing row(s)"
 
 
 def _table_exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
@@ -199,22 +232,64 @@ def _table_exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
 
 
 def audit(url: str, run_id: str, logical_date: date, candidate_schema: str | None = None) -> list[dict]:
-    """Run every check, record them in ops.audit_results, return the failed ones."""
+    """Run every check, record them in ops.audit_results, return the blocking ones, top reasons first.
+
+    Blocking: an error-severity check that failed, or one that could not run (a check
+    that did not run proves nothing). Warned checks are recorded and reported only.
+    """
+    from touchpoint import anomaly, source_checks
+
     schema = candidate_schema or settings().candidate_schema
     with psycopg.connect(url, autocommit=True) as conn:
-        checks = dbt_checks(conn, run_id)
+        checks = source_checks.delivery_checks(conn, logical_date)
+        checks += source_checks.freshness_checks(conn, run_id)
+        checks += dbt_checks(conn, run_id)
         tables = {r[0] for r in conn.execute(
             "select table_name from information_schema.tables where table_schema = %s", (schema,)).fetchall()}
-    checks += run_gx(url, schema, load_suites(), tables)
+        schemas = {"candidate": schema, "intermediate": "intermediate", "staging": "staging", "identity": "identity"}
+        checks += anomaly.evaluate(conn, run_id, logical_date, schemas, sorted(tables & set(load_suites())))
+    for check in run_gx(url, schema, load_suites(), tables):
+        checks.append(_with_gx_verdict(check))
     with psycopg.connect(url) as conn, conn.transaction():
         conn.execute("delete from ops.audit_results where run_id = %s", (run_id,))
         with conn.cursor() as cur:
             cur.executemany(
-                "insert into ops.audit_results (run_id, logical_date, check_type, check_name, object_name, passed, details)"
-                " values (%s, %s, %s, %s, %s, %s, %s)",
+                "insert into ops.audit_results (run_id, logical_date, check_type, check_name, object_name, passed,"
+                " details, status, reason, severity) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 [(run_id, logical_date, c["check_type"], c["check_name"], c["object_name"], c["passed"],
-                  json.dumps(c["details"], ensure_ascii=False, default=str)) for c in checks],
+                  json.dumps(c["details"], ensure_ascii=False, default=str), c["status"], c.get("reason"),
+                  c.get("severity", "error")) for c in checks],
             )
-    failed = [c for c in checks if not c["passed"]]
-    log.info("audit of %s: %d checks, %d failed", run_id, len(checks), len(failed))
-    return failed
+    blocking = rank([c for c in checks if c["status"] in ("failed", "not_run")])
+    log.info("audit of %s: %d checks, %d failed, %d not run, %d warned", run_id, len(checks),
+             sum(c["status"] == "failed" for c in checks), sum(c["status"] == "not_run" for c in checks),
+             sum(c["status"] == "warned" for c in checks))
+    return blocking
+
+
+# Root causes first: a missing delivery explains the anomalies and test failures after it.
+CHECK_ORDER = {"source": 0, "dbt_model": 1, "anomaly": 2, "dbt": 3, "gx": 4}
+
+
+def rank(checks: list[dict]) -> list[dict]:
+    """Failed checks before those that did not run; within each, root causes first."""
+    def key(check: dict):
+        kind = "dbt_model" if check["check_type"] == "dbt" and check["check_name"] == "model" else check["check_type"]
+        return (check["status"] != "failed", CHECK_ORDER.get(kind, 5), check["check_name"], check["object_name"] or "")
+    return sorted(checks, key=key)
+
+
+def _with_gx_verdict(check: dict) -> dict:
+    if check["passed"]:
+        return {**check, "status": "passed", "severity": "error", "reason": None}
+    details = check.get("details", {})
+    if "exception" in details or details.get("reason"):
+        why = details.get("exception") or details.get("reason")
+        return {**check, "status": "not_run", "severity": "error",
+                "reason": f"Great Expectations {check['check_name']} on {check['object_name']} could not run: {why}"}
+    observed = details.get("observed_value")
+    unexpected = details.get("unexpected_count")
+    seen = f"observed {observed}" if observed is not None else f"{unexpected} unexpected row(s)"
+    kwargs = ", ".join(f"{k}={v}" for k, v in (details.get("kwargs") or {}).items())
+    return {**check, "status": "failed", "severity": "error",
+            "reason": f"Great Expectations: {check['object_name']} fails {check['check_name']}({kwargs}): {seen}"}

@@ -102,6 +102,10 @@ create table if not exists ops.metric_values (
     recorded_at timestamptz not null default now(),
     primary key (run_id, metric)
 );
+-- denominator: of a share (ratio metrics); level: the cumulative figure a delta metric
+-- (growth since the last published night) was derived from.
+alter table ops.metric_values add column if not exists denominator double precision;
+alter table ops.metric_values add column if not exists level double precision;
 create index if not exists metric_values_metric_date on ops.metric_values (metric, logical_date)
 """
 

@@ -108,13 +108,31 @@ def audit_and_decide(run_id: str, data_date: date) -> int:
     from touchpoint.publish import block
 
     url = warehouse.url()
-    failed = audit(url, run_id, data_date)
-    if failed:
+    blocking = audit(url, run_id, data_date)
+    if blocking:
         with psycopg.connect(url, autocommit=True) as conn:
-            block(conn, run_id, data_date, failed)
-        names = ", ".join(f"{c['check_type']}:{c['check_name']}:{c['object_name']}" for c in failed[:10])
-        raise PublicationBlocked(f"publication blocked: {len(failed)} check(s) failed: {names}")
+            block(conn, run_id, data_date, blocking)
+        raise PublicationBlocked(verdict_text(blocking))
     return 0
+
+
+def verdict_text(blocking: list[dict], top: int = 5) -> str:
+    """One message naming the top reasons: failed checks first, then what did not run."""
+    failed = [c for c in blocking if c.get("status", "failed") == "failed"]
+    not_run = [c for c in blocking if c.get("status") == "not_run"]
+    parts = [f"publication blocked: {len(failed)} check(s) failed, {len(not_run)} did not run"]
+    for check in (failed or not_run)[:top]:
+        parts.append("  - " + (check.get("reason") or f"{check['check_type']} {check['check_name']} {check['object_name']}"))
+    return "\n".join(parts)
+
+
+def check_source_freshness(run_id: str, data_date: date) -> list[dict]:
+    """dbt source freshness of every source into ops.source_freshness (the audit judges it)."""
+    from touchpoint.source_checks import run_source_freshness
+
+    results = run_source_freshness(warehouse.url(), run_id, data_date)
+    log.info("source freshness: %s", {r["source"]: r["status"] for r in results})
+    return results
 
 
 def publish_marts(run_id: str, data_date: date) -> dict[str, Any]:

@@ -14,10 +14,14 @@ def print_summary(url: str, outcome) -> None:
             (outcome.data_date,),
         ).fetchall()
         checks = conn.execute(
-            "select count(*) filter (where passed), count(*) filter (where not passed) "
+            "select count(*) filter (where status = 'passed'), count(*) filter (where status = 'failed'),"
+            " count(*) filter (where status = 'not_run'), count(*) filter (where status = 'warned') "
             "from ops.audit_results where run_id = %s",
             (outcome.run_id,),
         ).fetchone()
+        warnings = [r[0] for r in conn.execute(
+            "select reason from ops.audit_results where run_id = %s and status = 'warned' and reason is not null"
+            " and check_type <> 'anomaly' order by check_type, check_name limit 5", (outcome.run_id,)).fetchall()]
         decision = conn.execute(
             "select decision, version_schema, failed_checks, mart_row_counts from ops.publication_log "
             "where run_id = %s order by publication_id desc limit 1",
@@ -37,13 +41,25 @@ def print_summary(url: str, outcome) -> None:
         print("  (no files for this date)")
     for source, files, read, loaded, quarantined in loads:
         print(f"  {source:<20} files={files:<3} read={read:<8} loaded={loaded:<8} quarantined={quarantined}")
-    passed, failed = checks
-    print(f"Checks: {passed} passed, {failed} failed (dbt tests + Great Expectations; see ops.audit_results)")
+    passed, failed, not_run, warned = checks
+    print(f"Checks: {passed} passed, {failed} failed, {not_run} did not run, {warned} warned"
+          " (sources, anomalies, dbt tests, Great Expectations; see ops.audit_results)")
     if decision:
         kind, version, failed_checks, _ = decision
         print(f"Publication: {kind}" + (f" as {version}" if version else ""))
-        for check in (failed_checks or [])[:10]:
-            print(f"  failed: {check.get('check_type')} {check.get('check_name')} {check.get('object_name')}")
+        blocking = failed_checks or []
+        failures = [c for c in blocking if c.get("status", "failed") == "failed"]
+        skipped = [c for c in blocking if c.get("status") == "not_run"]
+        for check in failures[:8]:
+            print(f"  failed: {_reason(check)}")
+        if len(failures) > 8:
+            print(f"  ... and {len(failures) - 8} more failed checks")
+        for check in skipped[:3]:
+            print(f"  did not run: {_reason(check)}")
+        if len(skipped) > 3:
+            print(f"  ... and {len(skipped) - 3} more checks that did not run")
+        for reason in warnings:
+            print(f"  warning: {reason}")
     else:
         print("Publication: no decision recorded (the run stopped before the audit)")
     print("Published marts (schema marts):")
@@ -52,3 +68,7 @@ def print_summary(url: str, outcome) -> None:
     if not marts:
         print("  (nothing published yet)")
     print(f"Connect: psql '{redact(url)}'  (full URL: `touchpoint warehouse url`)\n", flush=True)
+
+
+def _reason(check: dict) -> str:
+    return check.get("reason") or f"{check.get('check_type')} {check.get('check_name')} {check.get('object_name')}"

@@ -9,6 +9,7 @@
             {'columns': ['_loaded_at']},
             {'columns': ['_changed_at']},
             {'columns': ['customer_id']},
+            {'columns': ['transaction_date']},
         ],
     )
 }}
