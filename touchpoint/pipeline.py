@@ -112,8 +112,21 @@ def audit_and_decide(run_id: str, data_date: date) -> int:
     if blocking:
         with psycopg.connect(url, autocommit=True) as conn:
             block(conn, run_id, data_date, blocking)
+        _report_quietly(run_id, data_date)
         raise PublicationBlocked(verdict_text(blocking))
     return 0
+
+
+def _report_quietly(run_id: str, data_date: date) -> None:
+    """Write the night's report where the decision is taken: a blocked night needs it most.
+
+    (Not a task of its own: a leaf task that succeeds after a blocked audit would turn the
+    failed run into a successful one.) A reporting problem is logged, never decisive.
+    """
+    try:
+        write_report(run_id, data_date)
+    except Exception:  # noqa: BLE001 - the decision stands whatever the report does
+        log.exception("could not write the run report for %s", data_date)
 
 
 def verdict_text(blocking: list[dict], top: int = 5) -> str:
@@ -140,6 +153,7 @@ def publish_marts(run_id: str, data_date: date) -> dict[str, Any]:
 
     with _connect() as conn:
         decision = publish(conn, run_id, data_date)
+    _report_quietly(run_id, data_date)
     return {"version_schema": decision.version_schema, "mart_row_counts": decision.mart_row_counts,
             "history_rows_written": decision.rows_written, "history_reset": decision.history_reset}
 
