@@ -371,8 +371,11 @@ def _checks_section(data: ReportData) -> str:
     if data.data_docs_href:
         links = "".join(f'<li><a href="{esc(href)}">{esc(mart)}</a></li>'
                         for mart, href in sorted(data.data_docs_pages.items()))
+        # GX's templates load their styles and the index's table script from CDNs: offline
+        # the index lists nothing, while the validation pages stay readable (unstyled).
         html_ += (f'<p>Great Expectations Data Docs of the latest audit: <a href="{esc(data.data_docs_href)}">'
-                  f'index</a>{"; this run&#x27;s validations:" if links else ""}</p>'
+                  'index</a> (its list needs network access)'
+                  f'{"; this run&#x27;s validation pages:" if links else ""}</p>'
                   + (f"<ul>{links}</ul>" if links else ""))
     else:
         html_ += _empty("Great Expectations Data Docs have not been built yet.")
