@@ -47,6 +47,7 @@ class ReportData:
     decision: dict | None = None
     failed_checks: list[dict] = field(default_factory=list)  # failed (or warned) checks
     not_run_checks: list[dict] = field(default_factory=list)
+    task_failures: list[dict] = field(default_factory=list)  # last failed try per task
     loads: list[dict] = field(default_factory=list)
     source_metrics: dict[str, list[dict]] = field(default_factory=dict)
     freshness: dict[str, dict] = field(default_factory=dict)
@@ -79,6 +80,10 @@ def latest_run_id(conn: psycopg.Connection, data_date: date) -> str | None:
     if _exists(conn, "ops.metric_values"):
         parts.append("select run_id, max(recorded_at) from ops.metric_values"
                      " where logical_date = %(d)s group by run_id")
+    if _exists(conn, "ops.task_failures"):
+        # a later run that died before the audit is the night's latest word
+        parts.append("select run_id, max(failed_at) from ops.task_failures"
+                     " where logical_date = %(d)s and run_id is not null group by run_id")
     if not parts:
         return None
     row = conn.execute(f"select run_id from ({' union all '.join(parts)}) as runs"
@@ -140,6 +145,11 @@ def _read_decision(conn: psycopg.Connection, data: ReportData) -> None:
             (data.run_id,)).fetchall() if check_status(r) in ("failed", "not_run")]
     for check in checks:
         (data.not_run_checks if check_status(check) == "not_run" else data.failed_checks).append(check)
+    if data.run_id and _exists(conn, "ops.task_failures"):
+        data.task_failures = conn.execute(
+            "select distinct on (task_id) task_id, try_number, exception, failed_at from ops.task_failures"
+            " where run_id = %s order by task_id, failed_at desc", (data.run_id,)).fetchall()
+        data.task_failures.sort(key=lambda f: f["failed_at"])
 
 
 def _read_loads(conn: psycopg.Connection, data: ReportData) -> None:
@@ -303,6 +313,12 @@ def _decision_section(data: ReportData) -> str:
                          f'{esc(d.get("force_reason"))}</p>')
     parts.append(_checks_by_reason("Failed checks", data.failed_checks))
     parts.append(_checks_by_reason("Checks that did not run", data.not_run_checks))
+    if data.task_failures:
+        items = "".join(
+            f"<li><code>{esc(f['task_id'])}</code> (try {esc(f['try_number'])}): "
+            f"{esc((f['exception'] or 'no exception recorded').splitlines()[0][:300])}</li>"
+            for f in data.task_failures)
+        parts.append(f"<h3>Failed tasks ({len(data.task_failures)})</h3><ul>{items}</ul>")
     return "\n".join(p for p in parts if p)
 
 

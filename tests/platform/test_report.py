@@ -162,6 +162,29 @@ def test_report_of_a_night_that_stopped_before_the_audit(fresh_db_url: str, tmp_
     assert "Great Expectations Data Docs have not been built yet." in text
 
 
+def test_report_of_a_rerun_that_died_before_the_audit_names_the_failed_task(
+        blocked_night: str, tmp_path: Path):
+    # GIVEN the blocked night re-run, the re-run failing in the transform (no audit, no decision)
+    rerun = "manual__2026-11-29T08:00:00+00:00"
+    with psycopg.connect(blocked_night, autocommit=True) as conn:
+        conn.execute(
+            "insert into ops.task_failures (dag_id, task_id, run_id, logical_date, try_number, exception)"
+            " values ('touchpoint_nightly', 'transform.dbt_producer_watcher', %s, %s, 1, %s)",
+            (rerun, NIGHT, "RuntimeError: dbt build failed\nTraceback ..."))
+    # WHEN the date is reported  THEN the re-run is the night's latest word, with its failed task
+    text = _text(write_report(blocked_night, NIGHT).read_text())
+    assert rerun in text
+    assert "No publication decision recorded: the run stopped before the audit." in text
+    assert "Failed tasks (1) transform.dbt_producer_watcher (try 1): RuntimeError: dbt build failed" in text
+    assert "Traceback" not in text
+    # the night's loads and metrics are the date's, whichever run: still shown
+    assert re.search(r"web_events 1 4,321 4,317 4 ", text)
+    assert text.count("per night") == len(METRICS)
+    # AND --run-id still reports the blocked run
+    text = _text(write_report(blocked_night, NIGHT, run_id=RUN).read_text())
+    assert "Blocked: 3 check(s) failed, 3 did not run" in text and "Failed tasks" not in text
+
+
 def test_report_command_prints_the_path(blocked_night: str, tmp_path: Path, monkeypatch, capsys):
     from touchpoint.cli import main
 
