@@ -51,7 +51,8 @@ class Settings:
     min_published_nights: int = 7
     amount_relative_floor: float = 0.10
     amount_log_floor: float = 0.4
-    ratio_absolute_floor: float = 0.01
+    count_relative_floor: float = 0.15
+    ratio_absolute_floor: float = 0.005
     min_ratio_rows: int = 100
     min_ratio_day_rows: int = 30
 
@@ -210,7 +211,9 @@ def robust_z(metric: Metric, tonight: Sample | None, samples: list[Sample], day:
         tau = MAD_SCALE * statistics.median([abs(s.value - pooled) for s in large]) if len(large) >= 3 else 0.0
         spread = max(math.sqrt(p * (1 - p) / n + tau ** 2), settings.ratio_absolute_floor)
     elif metric.kind == "count":
-        spread = max(mad_spread, math.sqrt(max(center, 0) + 1))
+        # Events come in bursts (a session is a dozen events, a campaign day doubles
+        # them): Poisson noise alone is too tight a floor for a day's count.
+        spread = max(mad_spread, math.sqrt(max(center, 0) + 1), settings.count_relative_floor * abs(center))
     else:  # amount
         spread = max(mad_spread, settings.amount_relative_floor * abs(center), 1e-9)
     score = (value - center) / spread

@@ -248,7 +248,7 @@ def audit(url: str, run_id: str, logical_date: date, candidate_schema: str | Non
             "select table_name from information_schema.tables where table_schema = %s", (schema,)).fetchall()}
         schemas = {"candidate": schema, "intermediate": "intermediate", "staging": "staging", "identity": "identity"}
         checks += anomaly.evaluate(conn, run_id, logical_date, schemas, sorted(tables & set(load_suites())))
-    for check in run_gx(url, schema, load_suites(), tables):
+    for check in run_gx(url, schema, load_suites(), tables, run_name=run_id):
         checks.append(_with_gx_verdict(check))
     with psycopg.connect(url) as conn, conn.transaction():
         conn.execute("delete from ops.audit_results where run_id = %s", (run_id,))

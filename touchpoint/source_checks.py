@@ -134,6 +134,9 @@ def freshness_checks(conn: psycopg.Connection, run_id: str) -> list[dict]:
         elif status == "warn":
             checks.append(_check("freshness", source, False, "warn",
                                  f"{source}: last load {hours} ago (dbt source freshness warns)"))
+        elif status == "error" and (max_loaded_at is None or (age or 0) > 10 * 365 * 86400):
+            checks.append(_check("freshness", source, False, severities[source],
+                                 f"{source}: no delivery has ever been loaded"))
         elif status == "error":
             checks.append(_check("freshness", source, False, severities[source],
                                  f"{source}: stale, last load {hours} ago, beyond the {error_after} limit"
