@@ -88,11 +88,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_rollback(args: argparse.Namespace) -> int:
     from touchpoint.db import connect
     from touchpoint.bootstrap import ensure_warehouse
-    from touchpoint.publish import rollback
+    from touchpoint.publish import PublishError, rollback
 
     with connect(autocommit=True) as conn:
         ensure_warehouse(conn)  # publication_log columns added since the warehouse was built
-        decision = rollback(conn)
+        try:
+            decision = rollback(conn)
+        except PublishError as exc:
+            print(f"touchpoint rollback: {exc}", file=sys.stderr)
+            return 1
     print(f"marts now serve {decision.version_schema} (data date {decision.logical_date}): {decision.mart_row_counts}")
     return 0
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import psycopg
 
+from touchpoint.config import settings
 from touchpoint.warehouse import redact
 
 
@@ -67,6 +68,9 @@ def print_summary(url: str, outcome) -> None:
         print(f"  marts.{name:<28} {count} rows")
     if not marts:
         print("  (nothing published yet)")
+    report = settings().local_dir / "reports" / f"{outcome.data_date.isoformat()}.html"
+    if report.exists():
+        print(f"Run report: {report}")
     print(f"Connect: psql '{redact(url)}'  (full URL: `touchpoint warehouse url`)\n", flush=True)
 
 
