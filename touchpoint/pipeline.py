@@ -133,10 +133,10 @@ def verdict_text(blocking: list[dict], top: int = 5) -> str:
     """One message naming the top reasons: failed checks first, then what did not run."""
     failed = [c for c in blocking if c.get("status", "failed") == "failed"]
     not_run = [c for c in blocking if c.get("status") == "not_run"]
-    parts = [f"publication blocked: {len(failed)} check(s) failed, {len(not_run)} did not run"]
-    for check in (failed or not_run)[:top]:
-        parts.append("  - " + (check.get("reason") or f"{check['check_type']} {check['check_name']} {check['object_name']}"))
-    return "\n".join(parts)
+    reasons = [check.get("reason") or f"{check['check_type']} {check['check_name']} {check['object_name']}"
+               for check in (failed or not_run)[:top]]
+    # One line: log excerpts and alert previews keep a message's first line only.
+    return f"publication blocked: {len(failed)} check(s) failed, {len(not_run)} did not run: " + " | ".join(reasons)
 
 
 def check_source_freshness(run_id: str, data_date: date) -> list[dict]:

@@ -73,6 +73,10 @@ def test_run_publishes_the_marts_and_prints_the_summary(scenario, first_night):
     assert "Publication: published as marts_v" in out
     assert "Rows loaded per source" in out and "crm_customers" in out
     assert "marts.customer_360" in out
+    # the night's run report was written where the decision was taken
+    report = scenario["root"] / "local" / "reports" / f"{DAY1.isoformat()}.html"
+    assert report.exists() and f"Run report: {report}" in out
+    assert "published" in report.read_text()
     with psycopg.connect(scenario["url"]) as conn:
         decision, counts, failed = conn.execute(
             "select decision, mart_row_counts, failed_checks from ops.publication_log order by publication_id"

@@ -122,3 +122,31 @@ def test_too_little_history_warns_instead_of_blocking():
     verdict = anomaly.robust_z(metric, anomaly.Sample(START, 10_000),
                                [anomaly.Sample(START - timedelta(days=1), 10)], START, anomaly.Settings())
     assert verdict.status == "warned" and "too little history" in verdict.reason
+
+
+def test_published_nights_become_the_baseline_once_there_are_enough(fresh_conn):
+    ensure_warehouse(fresh_conn)
+    # The data says 100 a day; the published nights recorded about 10 (as measured then).
+    metric = anomaly.Metric(name="demo.rows", area="demo", description="demo rows", kind="count", sql=(
+        "select day::date as metric_date, 100 as value from generate_series({start}::timestamp, {day}::timestamp,"
+        " interval '1 day') as day"))
+    settings = anomaly.Settings()
+
+    def record(nights: int) -> None:
+        for n in range(1, nights + 1):
+            run_id = f"run-{n}"
+            fresh_conn.execute(
+                "insert into ops.publication_log (run_id, logical_date, decision) values (%s, %s, 'published')",
+                (run_id, NIGHT - timedelta(days=n)))
+            fresh_conn.execute(
+                "insert into ops.metric_values (run_id, logical_date, metric, area, value, baseline_source, rule,"
+                " severity, status) values (%s, %s, 'demo.rows', 'demo', %s, 'data_history', 'robust_z', 'error',"
+                " 'passed') on conflict do nothing", (run_id, NIGHT - timedelta(days=n), 10 + n % 3))
+
+    record(settings.min_published_nights - 1)
+    few = anomaly.evaluate_metric(fresh_conn, metric, NIGHT, SCHEMAS, settings)
+    assert few.baseline_source == "data_history" and few.center == 100 and few.status == "passed"
+    record(settings.min_published_nights + 3)
+    enough = anomaly.evaluate_metric(fresh_conn, metric, NIGHT, SCHEMAS, settings)
+    assert enough.baseline_source == "published_nights" and enough.center == 11
+    assert enough.status == "failed" and "above the expected range" in enough.reason
