@@ -368,11 +368,12 @@ def evaluate_metric(conn: psycopg.Connection, metric: Metric, day: date, schemas
     window = settings.weekday_window_days if metric.weekday_aware else settings.window_days
     start = day - timedelta(days=window)
     series = _query(conn, metric, start, day, schemas)
-    if metric.kind == "count":  # a day without rows counted zero
-        series = {d: series.get(d, Sample(d, 0.0)) for d in (start + timedelta(days=i) for i in range(window + 1))}
-        first = _first_data_day(conn, metric)
-        if first is not None:
-            series = {d: s for d, s in series.items() if d >= first}
+    if metric.kind == "count":
+        # A day without rows counts zero, but only from the day the data begins: the days
+        # before it are not quiet, they are before the data.
+        first = _first_data_day(conn, metric) or min(series, default=day)
+        days = (start + timedelta(days=i) for i in range(window + 1))
+        series = {d: series.get(d, Sample(d, 0.0)) for d in days if d >= first}
     tonight = series.get(day)
     published = _published_history(conn, metric.name, start, day)
     if len(published) >= settings.min_published_nights:
@@ -386,11 +387,22 @@ def evaluate_metric(conn: psycopg.Connection, metric: Metric, day: date, schemas
 
 def _first_data_day(conn: psycopg.Connection, metric: Metric) -> date | None:
     """Counting zero for days before the data begins would fake a quiet history."""
+    from ingestion.registry import CONTRACTS
+
     source = metric.params.get("source")
-    if source:
-        row = conn.execute("select min(event_date) from ops.delivery_profiles where source = %s", (source,)).fetchone()
-        return row[0]
-    return None
+    if not source:
+        return None
+    contract = CONTRACTS[source]
+    if contract.event_time_field and contract.event_time_field == contract.version_field:
+        # A snapshot source (CRM accounts dated by their last update): the backfill holds
+        # only each record's latest version, so its past days are undercounted. Its daily
+        # counts are history only from the first delivery on.
+        row = conn.execute("select min(logical_date) from ops.delivery_profiles where source = %s",
+                           (source,)).fetchone()
+    else:
+        row = conn.execute("select min(event_date) from ops.delivery_profiles where source = %s",
+                           (source,)).fetchone()
+    return row[0]
 
 
 def evaluate(conn: psycopg.Connection, run_id: str, day: date, schemas: dict[str, str],
