@@ -368,10 +368,11 @@ def evaluate_metric(conn: psycopg.Connection, metric: Metric, day: date, schemas
     window = settings.weekday_window_days if metric.weekday_aware else settings.window_days
     start = day - timedelta(days=window)
     series = _query(conn, metric, start, day, schemas)
-    if metric.kind == "count":
-        # A day without rows counts zero, but only from the day the data begins: the days
-        # before it are not quiet, they are before the data.
-        first = _first_data_day(conn, metric) or min(series, default=day)
+    # The history begins where the data does: days before it are not quiet, they are
+    # before the data (a CRM signup from last month is not a month of history).
+    first = _first_data_day(conn, metric) or min(series, default=day)
+    series = {d: s for d, s in series.items() if d >= first}
+    if metric.kind == "count":  # from there on, a day without rows counts zero
         days = (start + timedelta(days=i) for i in range(window + 1))
         series = {d: series.get(d, Sample(d, 0.0)) for d in days if d >= first}
     tonight = series.get(day)
@@ -391,18 +392,33 @@ def _first_data_day(conn: psycopg.Connection, metric: Metric) -> date | None:
 
     source = metric.params.get("source")
     if not source:
-        return None
+        return _data_start(conn)
     contract = CONTRACTS[source]
-    if contract.event_time_field and contract.event_time_field == contract.version_field:
+    if metric.kind == "count" and contract.event_time_field and contract.event_time_field == contract.version_field:
         # A snapshot source (CRM accounts dated by their last update): the backfill holds
         # only each record's latest version, so its past days are undercounted. Its daily
-        # counts are history only from the first delivery on.
+        # counts are history only from the first delivery on (its shares are unbiased).
         row = conn.execute("select min(logical_date) from ops.delivery_profiles where source = %s",
                            (source,)).fetchone()
     else:
         row = conn.execute("select min(event_date) from ops.delivery_profiles where source = %s",
                            (source,)).fetchone()
     return row[0]
+
+
+def _data_start(conn: psycopg.Connection) -> date | None:
+    """The first day the event data covers: the median over the event sources of their
+    earliest event day, so one source with a few old records (a review from last year)
+    does not stretch the history. Snapshot sources (dated by their last update) are left out."""
+    from ingestion.registry import CONTRACTS
+
+    event_sources = [name for name, c in CONTRACTS.items()
+                     if c.event_time_field and c.event_time_field != c.version_field]
+    rows = conn.execute(
+        "select min(event_date) from ops.delivery_profiles where source = any(%s) and event_date is not null"
+        " group by source", (event_sources,)).fetchall()
+    firsts = sorted(r[0] for r in rows)
+    return firsts[len(firsts) // 2] if firsts else None
 
 
 def evaluate(conn: psycopg.Connection, run_id: str, day: date, schemas: dict[str, str],
