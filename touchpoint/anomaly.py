@@ -350,6 +350,16 @@ def evaluate_metric(conn: psycopg.Connection, metric: Metric, day: date, schemas
                     settings: Settings) -> Verdict:
     if metric.kind in ("level", "level_ratio"):
         tonight = _query(conn, metric, day, day, schemas).get(day)
+        if metric.kind == "level_ratio":
+            # A young warehouse's coverage moves with every night's new prospects: judge
+            # it once it has settled over a few published nights.
+            nights = _published_history(conn, metric.name, day - timedelta(days=settings.window_days), day)
+            if len(nights) < settings.min_baseline:
+                return Verdict(value=tonight.value if tonight else None,
+                               denominator=tonight.denominator if tonight else None,
+                               rule="change_vs_last_published", baseline_size=len(nights), status="warned",
+                               reason=f"too little history to judge ({len(nights)} of {settings.min_baseline}"
+                                      " published nights)")
         return level_change(metric, tonight, _last_published(conn, metric.name, day))
     if metric.kind == "delta":
         total = _query(conn, metric, day, day, schemas).get(day)
