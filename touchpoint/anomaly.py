@@ -53,7 +53,7 @@ class Settings:
     amount_log_floor: float = 0.4
     count_relative_floor: float = 0.15
     ratio_absolute_floor: float = 0.005
-    min_ratio_rows: int = 100
+    min_ratio_rows: int = 30
     min_ratio_day_rows: int = 30
 
 

@@ -108,7 +108,15 @@ def audit_and_decide(run_id: str, data_date: date) -> int:
     from touchpoint.publish import block
 
     url = warehouse.url()
-    blocking = audit(url, run_id, data_date)
+    try:
+        blocking = audit(url, run_id, data_date)
+    except Exception as exc:
+        # An audit that cannot finish proves nothing: the night is blocked, and says why.
+        blocking = [{"check_type": "audit", "check_name": "audit", "object_name": None, "passed": False,
+                     "status": "not_run", "severity": "error",
+                     "reason": f"the audit itself failed ({type(exc).__name__}: {str(exc)[:300]}); nothing was"
+                               " published", "details": {}}]
+        log.exception("the audit of %s failed", run_id)
     if blocking:
         with psycopg.connect(url, autocommit=True) as conn:
             block(conn, run_id, data_date, blocking)

@@ -160,7 +160,7 @@ def log_decision(conn: psycopg.Connection, d: Decision) -> None:
         "insert into ops.publication_log (run_id, logical_date, decision, failed_checks, mart_row_counts,"
         " version_schema, version, history_reset, forced, force_reason, decided_by)"
         " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (d.run_id, d.logical_date, d.decision, json.dumps(d.failed_checks, ensure_ascii=False),
+        (d.run_id, d.logical_date, d.decision, json.dumps(d.failed_checks, ensure_ascii=False, default=str),
          json.dumps(d.mart_row_counts), d.version_schema, d.version, d.history_reset,
          d.forced, d.force_reason, d.decided_by or operator_name()),
     )

@@ -79,6 +79,7 @@ def delivery_checks(conn: psycopg.Connection, day: date) -> list[dict]:
     for source, contract in CONTRACTS.items():
         severity = severities[source]
         files, failed, rows_read, rows_loaded, errors = manifest.get(source, (0, 0, 0, 0, None))
+        rows_read, rows_loaded = int(rows_read), int(rows_loaded)
         expected = contract.delivery == "daily"
         checks.append(_check(
             "delivered", source, files > 0 or failed > 0 or not expected, severity,
@@ -99,6 +100,7 @@ def delivery_checks(conn: psycopg.Connection, day: date) -> list[dict]:
             f"{source}: none of the {rows_read} rows of {day} could be loaded (all quarantined)",
             rows_read=rows_read, rows_loaded=rows_loaded))
         profiled, future, newest_day, newest_at = profiles.get(source, (0, 0, None, None))
+        profiled, future = int(profiled), int(future)  # sums arrive as Decimal: keep details JSON-able
         share = future / profiled if profiled else 0.0
         checks.append(_check(
             "no_future_events", source, share <= FUTURE_SHARE_LIMIT, severity,

@@ -150,3 +150,24 @@ def test_published_nights_become_the_baseline_once_there_are_enough(fresh_conn):
     enough = anomaly.evaluate_metric(fresh_conn, metric, NIGHT, SCHEMAS, settings)
     assert enough.baseline_source == "published_nights" and enough.center == 11
     assert enough.status == "failed" and "above the expected range" in enough.reason
+
+
+def test_an_audit_that_cannot_finish_blocks_and_says_why(fresh_db_url, tmp_path, monkeypatch):
+    from touchpoint import pipeline
+
+    # The audit cannot finish here twice over: no dbt manifest in this home, and a
+    # metric declared without its SQL.
+    broken = tmp_path / "metrics"
+    broken.mkdir()
+    (broken / "orders.yml").write_text("area: orders\nmetrics:\n  - {name: orders.rows, kind: count}\n")  # no sql
+    monkeypatch.setenv("WAREHOUSE_URL", fresh_db_url)
+    monkeypatch.setenv("TOUCHPOINT_METRICS_DIR", str(broken))
+    monkeypatch.setenv("TOUCHPOINT_LOCAL_DIR", str(tmp_path / "local"))
+    with psycopg.connect(fresh_db_url, autocommit=True) as conn:
+        ensure_warehouse(conn)
+    with pytest.raises(pipeline.PublicationBlocked, match="the audit itself failed"):
+        pipeline.audit_and_decide("run-broken", NIGHT)
+    with psycopg.connect(fresh_db_url) as conn:
+        decision, failed = conn.execute("select decision, failed_checks from ops.publication_log").fetchone()
+    assert decision == "blocked" and failed[0]["status"] == "not_run"
+    assert failed[0]["reason"].startswith("the audit itself failed")
