@@ -54,6 +54,7 @@ class Settings:
     count_relative_floor: float = 0.15
     ratio_absolute_floor: float = 0.005
     min_ratio_rows: int = 30
+    ratio_tail_probability: float = 1e-3
     min_ratio_day_rows: int = 30
 
 
@@ -195,8 +196,10 @@ def robust_z(metric: Metric, tonight: Sample | None, samples: list[Sample], day:
         verdict.status = "warned"
         verdict.reason = f"too little history to judge ({short})"
         return verdict
-    if metric.kind == "amount" and value > 0 and all(s.value > 0 for s in samples):
-        return _log_scale_z(metric, verdict, value, samples, day, settings, threshold)
+    positive = [s for s in samples if s.value > 0]
+    if metric.kind == "amount" and value > 0 and len(positive) >= settings.min_baseline:
+        # A day of returns only averages below zero: not a price level, left out.
+        return _log_scale_z(metric, verdict, value, positive, day, settings, threshold)
     center, residuals = _center_and_residuals(samples, day, metric.weekday_aware)
     mad_spread = MAD_SCALE * statistics.median([abs(r) for r in residuals])
     if metric.kind == "ratio":
@@ -210,13 +213,24 @@ def robust_z(metric: Metric, tonight: Sample | None, samples: list[Sample], day:
         large = [s for s in samples if (s.denominator or 0) >= settings.min_ratio_day_rows]
         tau = MAD_SCALE * statistics.median([abs(s.value - pooled) for s in large]) if len(large) >= 3 else 0.0
         spread = max(math.sqrt(p * (1 - p) / n + tau ** 2), settings.ratio_absolute_floor)
+        # Small nights: a share of 2 rows is 0%, 50% or 100%. Besides the z-score, the
+        # night's count must be improbable under the baseline share itself (exact
+        # binomial tail, the share estimated with one pseudo-row each way).
+        successes = round(value * n)
+        baseline_share = (pooled * total + 1) / (total + 2)
+        tail = _binomial_tail(successes, int(n), baseline_share, upper=value > pooled)
     elif metric.kind == "count":
         # Events come in bursts (a session is a dozen events, a campaign day doubles
         # them): Poisson noise alone is too tight a floor for a day's count.
-        spread = max(mad_spread, math.sqrt(max(center, 0) + 1), settings.count_relative_floor * abs(center))
+        # The Poisson floor takes the mean where it exceeds the median: a source quiet on
+        # most days (tickets at 1,000 customers) has a median of 0 but not a rate of 0.
+        rate = max(center, statistics.fmean(s.value for s in samples), 0)
+        spread = max(mad_spread, math.sqrt(rate + 1), settings.count_relative_floor * abs(center))
     else:  # amount
         spread = max(mad_spread, settings.amount_relative_floor * abs(center), 1e-9)
     score = (value - center) / spread
+    if metric.kind == "ratio" and tail > settings.ratio_tail_probability:
+        score = math.copysign(min(abs(score), threshold), score)  # within chance for its size
     verdict.center, verdict.spread, verdict.score = center, spread, score
     lower, upper = center - threshold * spread, center + threshold * spread
     if metric.kind in ("count", "amount", "ratio"):
@@ -231,6 +245,18 @@ def robust_z(metric: Metric, tonight: Sample | None, samples: list[Sample], day:
                           f"{_fmt(lower, metric.kind)}-{_fmt(upper, metric.kind)} (baseline "
                           f"{_fmt(center, metric.kind)} over {len(samples)} days, z={score:+.1f})")
     return verdict
+
+
+def _binomial_tail(k: int, n: int, p: float, upper: bool) -> float:
+    """P(X >= k) (upper) or P(X <= k) for X ~ Binomial(n, p), summed in log space."""
+    if n <= 0:
+        return 1.0
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    terms = range(k, n + 1) if upper else range(0, k + 1)
+    log_terms = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+                 + i * math.log(p) + (n - i) * math.log1p(-p) for i in terms]
+    top = max(log_terms)
+    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in log_terms))
 
 
 def _log_scale_z(metric: Metric, verdict: Verdict, value: float, samples: list[Sample], day: date,
@@ -387,7 +413,11 @@ def evaluate_metric(conn: psycopg.Connection, metric: Metric, day: date, schemas
         series = {d: series.get(d, Sample(d, 0.0)) for d in days if d >= first}
     tonight = series.get(day)
     published = _published_history(conn, metric.name, start, day)
-    if len(published) >= settings.min_published_nights:
+    # Published nights replace the data's history once they can carry the rule: enough
+    # nights, and for a weekday-aware metric three of tonight's weekday (a weekly email
+    # campaign is normal on its day, whatever the week's first nights say).
+    same_weekday = sum(s.day.weekday() == day.weekday() for s in published)
+    if len(published) >= settings.min_published_nights and (not metric.weekday_aware or same_weekday >= 3):
         samples, source = published, "published_nights"
     else:
         samples, source = [s for d, s in sorted(series.items()) if d < day], "data_history"
