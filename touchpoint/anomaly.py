@@ -167,7 +167,7 @@ def _center_and_residuals(samples: list[Sample], tonight: date, weekday_aware: b
         by_weekday.setdefault(s.day.weekday(), []).append(s.value)
     medians = {wd: statistics.median(vs) for wd, vs in by_weekday.items()}
     same_day = by_weekday.get(tonight.weekday(), [])
-    center = medians[tonight.weekday()] if len(same_day) >= 3 else statistics.median(values)
+    center = medians[tonight.weekday()] if len(same_day) >= 3 else statistics.median(values)  # (robust_z warns below 3)
     # The spread pools every weekday's deviations from its own median: 4 samples per
     # weekday are too few for a MAD of their own.
     residuals = [v - medians[wd] for wd, vs in by_weekday.items() if len(vs) >= 2 for v in vs]
@@ -192,6 +192,10 @@ def robust_z(metric: Metric, tonight: Sample | None, samples: list[Sample], day:
     else:
         enough = len(samples) >= settings.min_baseline
         short = f"{len(samples)} of {settings.min_baseline} baseline days"
+    same_weekday = sum(s.day.weekday() == day.weekday() for s in samples)
+    if enough and metric.weekday_aware and same_weekday < 3:
+        # A week of history cannot tell a weekly campaign day from an anomaly.
+        enough, short = False, f"{same_weekday} of 3 days of the same weekday for its weekly pattern"
     if not enough:
         verdict.status = "warned"
         verdict.reason = f"too little history to judge ({short})"
