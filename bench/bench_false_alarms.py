@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from touchpoint import warehouse  # noqa: E402
+from touchpoint.db import drop_database, recreate_database  # noqa: E402
 
 
 def main() -> int:
@@ -44,11 +45,7 @@ def main() -> int:
 
     base_url = os.environ.get("WAREHOUSE_URL") or warehouse.start()
     db = f"bench_false_alarms_{args.customers}"
-    admin = base_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{db}" with (force)')
-        conn.execute(f'create database "{db}"')
-    url = base_url.rsplit("/", 1)[0] + "/" + db
+    url = recreate_database(base_url, db)
     start = date.fromisoformat(args.start)
     end = start + timedelta(days=args.nights - 1)
     with tempfile.TemporaryDirectory(prefix="tp_false_alarms_") as tmp:
@@ -90,8 +87,7 @@ def main() -> int:
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps(result, indent=2, ensure_ascii=False))
     if not args.keep:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{db}" with (force)')
+        drop_database(base_url, db)
     return 0
 
 

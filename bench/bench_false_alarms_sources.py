@@ -31,26 +31,17 @@ sys.path.insert(0, str(REPO))
 
 from ingestion.loader import ingest  # noqa: E402
 from touchpoint import anomaly, source_checks, warehouse  # noqa: E402
+from touchpoint.db import drop_database, recreate_database  # noqa: E402
 from touchpoint.bootstrap import ensure_warehouse  # noqa: E402
 from touchpoint.generator import generate  # noqa: E402
 
 SCHEMAS = {"candidate": "marts_candidate", "intermediate": "intermediate", "staging": "staging"}
 
 
-def judge_night(conn: psycopg.Connection, day: date, run_id: str, metrics, settings) -> list[dict]:
-    checks = [c for c in source_checks.delivery_checks(conn, day)]
-    for metric in metrics:
-        verdict = anomaly.evaluate_metric(conn, metric, day, SCHEMAS, settings)
-        conn.execute(
-            "insert into ops.metric_values (run_id, logical_date, metric, area, value, denominator, baseline_center,"
-            " lower_bound, upper_bound, baseline_size, baseline_source, score, rule, severity, status, reason)"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (run_id, day, metric.name, metric.area, verdict.value, verdict.denominator, verdict.center, verdict.lower,
-             verdict.upper, verdict.baseline_size, verdict.baseline_source, verdict.score, verdict.rule,
-             metric.severity, verdict.status, verdict.reason or None))
-        checks.append({"check_type": "anomaly", "check_name": metric.name, "status": verdict.status,
-                       "reason": verdict.reason, "baseline_source": verdict.baseline_source})
-    return checks
+def judge_night(conn: psycopg.Connection, day: date, run_id: str) -> list[dict]:
+    """The night's source checks and source metrics, recorded in ops.metric_values as the audit does."""
+    return source_checks.delivery_checks(conn, day) + anomaly.evaluate(conn, run_id, day, SCHEMAS, [],
+                                                                        areas={"sources"})
 
 
 def main() -> int:
@@ -65,14 +56,9 @@ def main() -> int:
 
     base_url = os.environ.get("WAREHOUSE_URL") or warehouse.start()
     db = f"bench_false_alarms_sources_{args.customers}"
-    admin = base_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{db}" with (force)')
-        conn.execute(f'create database "{db}"')
-    url = base_url.rsplit("/", 1)[0] + "/" + db
+    url = recreate_database(base_url, db)
     start = date.fromisoformat(args.start)
     metrics = [m for m in anomaly.load_metrics([]) if m.area == "sources"]
-    settings = anomaly.load_settings()
     started = time.monotonic()
     nights = []
     with tempfile.TemporaryDirectory(prefix="tp_false_alarms_sources_") as tmp:
@@ -84,7 +70,7 @@ def main() -> int:
                 day = start + timedelta(days=index)
                 ingest(day, landing_dir=Path(tmp) / "data" / "landing", url=url)
                 run_id = f"replay-{day.isoformat()}"
-                checks = judge_night(conn, day, run_id, metrics, settings)
+                checks = judge_night(conn, day, run_id)
                 failed = [c for c in checks if c["status"] == "failed"]
                 conn.execute("insert into ops.publication_log (run_id, logical_date, decision) values (%s, %s, %s)",
                              (run_id, day, "blocked" if failed else "published"))
@@ -93,7 +79,7 @@ def main() -> int:
                                "judged": sum(c["check_type"] == "anomaly" and c["status"] in ("passed", "failed")
                                              for c in checks),
                                "warned": sum(c["status"] == "warned" for c in checks),
-                               "baseline": sorted({c.get("baseline_source") for c in checks
+                               "baseline": sorted({c["details"].get("baseline_source") for c in checks
                                                    if c["check_type"] == "anomaly"} - {None, "none"})})
     normal = nights[1:]
     judged = sum(n["judged"] for n in normal)
@@ -114,8 +100,7 @@ def main() -> int:
     for night in nights:
         if night["failed"]:
             print(night["night"], night["failed"])
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{db}" with (force)')
+    drop_database(base_url, db)
     return 0
 
 

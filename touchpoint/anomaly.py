@@ -20,7 +20,6 @@ night instead. Every verdict, with its band, goes to ops.metric_values for the r
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import statistics
@@ -377,7 +376,9 @@ def _last_published(conn: psycopg.Connection, metric: str, day: date) -> Sample 
 
 
 def evaluate_metric(conn: psycopg.Connection, metric: Metric, day: date, schemas: dict[str, str],
-                    settings: Settings) -> Verdict:
+                    settings: Settings, first_days: dict | None = None) -> Verdict:
+    """One metric's verdict for the night. `first_days` memoises where each source's
+    (and the marts') history begins across the metrics of one evaluation."""
     if metric.kind in ("level", "level_ratio"):
         tonight = _query(conn, metric, day, day, schemas).get(day)
         if metric.kind == "level_ratio":
@@ -410,7 +411,11 @@ def evaluate_metric(conn: psycopg.Connection, metric: Metric, day: date, schemas
     series = _query(conn, metric, start, day, schemas)
     # The history begins where the data does: days before it are not quiet, they are
     # before the data (a CRM signup from last month is not a month of history).
-    first = _first_data_day(conn, metric) or min(series, default=day)
+    first_days = {} if first_days is None else first_days
+    key = (metric.params.get("source"), metric.kind == "count")
+    if key not in first_days:
+        first_days[key] = _first_data_day(conn, metric)
+    first = first_days[key] or min(series, default=day)
     series = {d: s for d, s in series.items() if d >= first}
     if metric.kind == "count":  # from there on, a day without rows counts zero
         days = (start + timedelta(days=i) for i in range(window + 1))
@@ -466,14 +471,17 @@ def _data_start(conn: psycopg.Connection) -> date | None:
 
 
 def evaluate(conn: psycopg.Connection, run_id: str, day: date, schemas: dict[str, str],
-             marts: list[str], directory: Path | None = None) -> list[dict]:
-    """Evaluate every metric for the night, record it in ops.metric_values, return audit checks."""
+             marts: list[str], directory: Path | None = None, areas: set[str] | None = None) -> list[dict]:
+    """Evaluate every metric (of `areas`, default all) for the night, record it in
+    ops.metric_values, return audit checks."""
     settings = load_settings(directory)
-    checks, rows = [], []
+    checks, rows, first_days = [], [], {}
     for metric in load_metrics(marts, directory):
+        if areas is not None and metric.area not in areas:
+            continue
         try:
             with conn.transaction():
-                verdict = evaluate_metric(conn, metric, day, schemas, settings)
+                verdict = evaluate_metric(conn, metric, day, schemas, settings, first_days)
         except psycopg.Error as exc:
             verdict = Verdict(value=None, status="not_run",
                               reason=f"{metric.name} could not be measured: {str(exc).strip().splitlines()[0]}")
@@ -507,6 +515,3 @@ def _finite(value):
         return None
     return value
 
-
-def describe(metrics: list[Metric]) -> str:
-    return json.dumps([{"name": m.name, "area": m.area, "kind": m.kind} for m in metrics], indent=1)

@@ -17,6 +17,19 @@ def with_database(url: str, dbname: str) -> str:
     return urlunsplit(parts._replace(path="/" + dbname))
 
 
+def recreate_database(url: str, dbname: str) -> str:
+    """Drop and create `dbname` on url's server (benchmarks); returns its URL."""
+    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{dbname}" with (force)')
+        conn.execute(f'create database "{dbname}"')
+    return with_database(url, dbname)
+
+
+def drop_database(url: str, dbname: str) -> None:
+    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{dbname}" with (force)')
+
+
 def url_parts(url: str) -> dict[str, str]:
     """host/port/user/password/dbname of a libpq URL (for dbt's profile env vars)."""
     parts = urlsplit(url)

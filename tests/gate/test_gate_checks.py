@@ -67,12 +67,7 @@ def judge(url: str, landing) -> list[dict]:
         pass  # a rejected file is the gate's business (loaded_without_errors)
     with psycopg.connect(url, autocommit=True) as conn:
         checks = source_checks.delivery_checks(conn, NIGHT)
-        metrics = [m for m in anomaly.load_metrics([]) if m.area == "sources"]
-        settings = anomaly.load_settings()
-        for metric in metrics:
-            verdict = anomaly.evaluate_metric(conn, metric, NIGHT, SCHEMAS, settings)
-            checks.append({"check_type": "anomaly", "check_name": metric.name, "status": verdict.status,
-                           "reason": verdict.reason, "verdict": verdict})
+        checks += anomaly.evaluate(conn, "gate-test", NIGHT, SCHEMAS, [], areas={"sources"})
     return [c for c in checks if c["status"] == "failed"]
 
 
