@@ -7,9 +7,9 @@ per night whether the audit blocked publication and which checks failed. Nothing
 injected: every block is a false alarm. The anomaly metrics' verdicts come from
 ops.metric_values, the blocks from ops.publication_log.
 
-    python bench/bench_false_alarms.py [--customers 1000] [--nights 31] [--docs]
+    python bench/bench_false_alarms.py [--customers 1000] [--nights 31]
 
-Results: bench/results/false_alarms.json (and the docs/publication_gate.md table with --docs).
+Results: bench/results/false_alarms.json.
 """
 from __future__ import annotations
 
