@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from touchpoint import warehouse  # noqa: E402
-from touchpoint.db import with_database  # noqa: E402
+from touchpoint.db import admin_database_url, owned_by, with_database  # noqa: E402
 from touchpoint.identity import resolve  # noqa: E402
 from touchpoint.identity.state import EDGES_STANDIN_DDL, max_component_size  # noqa: E402
 
@@ -101,9 +101,9 @@ join (select p, row_number() over (order by p) as i from people where not anonym
 
 def bench_size(base_url: str, n: int) -> dict:
     name = f"tp_bench_identity_{uuid.uuid4().hex[:8]}"
-    admin = with_database(base_url, "postgres")
+    admin = admin_database_url(base_url)
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
+        conn.execute(f'create database "{name}"{owned_by(base_url)}')
     url = with_database(base_url, name)
     try:
         night1 = datetime(2026, 11, 1, 3, tzinfo=timezone.utc)

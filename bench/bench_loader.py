@@ -47,7 +47,7 @@ from ingestion.registry import CONTRACTS, SOURCE_NAMES  # noqa: E402
 from ingestion.landing import write_file  # noqa: E402
 from touchpoint import warehouse  # noqa: E402
 from touchpoint.bootstrap import ensure_warehouse  # noqa: E402
-from touchpoint.db import with_database  # noqa: E402
+from touchpoint.db import admin_database_url, owned_by, with_database  # noqa: E402
 
 DAY = date(2026, 11, 1)
 RESULTS = REPO / "bench" / "results" / "loader.json"
@@ -301,8 +301,8 @@ def main(argv: list[str] | None = None) -> int:
 
     base = warehouse.start()
     dbname = f"tp_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(with_database(base, "postgres"), autocommit=True) as c:
-        c.execute(f'create database "{dbname}"')
+    with psycopg.connect(admin_database_url(base), autocommit=True) as c:
+        c.execute(f'create database "{dbname}"{owned_by(base)}')
     url = with_database(base, dbname)
     work = Path(tempfile.mkdtemp(prefix="tp_bench_"))
     results = []
@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        with psycopg.connect(with_database(base, "postgres"), autocommit=True) as c:
+        with psycopg.connect(admin_database_url(base), autocommit=True) as c:
             c.execute(f'drop database if exists "{dbname}" with (force)')
     meta = {
         "rows_per_source": args.rows, "repeat": args.repeat, "json_backend": JSON_BACKEND,

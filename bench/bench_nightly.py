@@ -53,7 +53,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from touchpoint import warehouse  # noqa: E402
-from touchpoint.db import with_database  # noqa: E402
+from touchpoint.db import admin_database_url, owned_by, with_database  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "nightly.json"
 GROWTH_RESULTS = REPO / "bench" / "results" / "nightly_growth.json"
@@ -297,14 +297,14 @@ def run_scenario(base_url: str, customers: int, history_days: int, seed: int, wo
     work = Path(tempfile.mkdtemp(prefix=f"tp_bench_nightly_{customers}_", dir=work_root))
     dbname = f"bench_nightly_{customers}_{history_days}_{uuid.uuid4().hex[:6]}"
     url = with_database(base_url, dbname)
-    admin = with_database(base_url, "postgres")
+    admin = admin_database_url(base_url)
     print(f"== {customers:,} customers, {history_days} days of history: generating into {work}", flush=True)
     scenario = {"customers": customers, "history_days": history_days, "seed": seed, "start": START.isoformat(),
                 "database": dbname}
     try:
         scenario["generator"] = generate_data(customers, history_days, seed, work)
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'create database "{dbname}"')
+            conn.execute(f'create database "{dbname}"{owned_by(base_url)}')
         local_dir = work / "local"
         local_dir.mkdir()
         env = scenario_env(url, work / "data" / "landing", local_dir)

@@ -9,7 +9,7 @@ import pytest
 
 from touchpoint import warehouse
 from touchpoint.bootstrap import ensure_warehouse
-from touchpoint.db import with_database
+from touchpoint.db import admin_database_url, owned_by, with_database
 
 
 @pytest.fixture(scope="session")
@@ -20,13 +20,13 @@ def warehouse_url() -> str:
 
 def _create_database(base_url: str, prefix: str) -> tuple[str, str]:
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(with_database(base_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
+    with psycopg.connect(admin_database_url(base_url), autocommit=True) as conn:
+        conn.execute(f'create database "{name}"{owned_by(base_url)}')
     return name, with_database(base_url, name)
 
 
 def _drop_database(base_url: str, name: str) -> None:
-    with psycopg.connect(with_database(base_url, "postgres"), autocommit=True) as conn:
+    with psycopg.connect(admin_database_url(base_url), autocommit=True) as conn:
         conn.execute(f'drop database if exists "{name}" with (force)')
 
 
@@ -38,6 +38,16 @@ def fresh_db_url(warehouse_url: str):
         ensure_warehouse(conn)
     yield url
     _drop_database(warehouse_url, name)
+
+
+@pytest.fixture
+def fresh_admin_conn(fresh_db_url: str):
+    """The fresh database as an administrator (roles, grants): the pipeline's role may not."""
+    from touchpoint.db import url_parts
+
+    admin = with_database(warehouse.admin_url_for(fresh_db_url), url_parts(fresh_db_url)["dbname"])
+    with psycopg.connect(admin, autocommit=True) as conn:
+        yield conn
 
 
 @pytest.fixture

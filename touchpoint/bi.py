@@ -88,12 +88,15 @@ def _setup_sql(role: str, database: str) -> str:
 
 
 def ensure_role(conn: psycopg.Connection, role: str | None = None, password: str | None = None,
-                reset_password: bool = False) -> BiRole:
+                reset_password: bool = False, owner: str | None = None) -> BiRole:
     """Create (or bring back in line) the BI role and its grants in conn's database.
 
-    The password is set when the role is created, when `password` is given, or with
-    `reset_password`; an existing role's unknown password is never changed silently."""
+    `owner` is the pipeline's role, which owns `marts` and creates its views (default:
+    conn's user); pass it when conn is an administrator's. The password is set when the
+    role is created, when `password` is given, or with `reset_password`; an existing
+    role's unknown password is never changed silently."""
     role = role or role_name()
+    owner = owner or conn.execute("select current_user").fetchone()[0]
     ident = sql.Identifier(role)
     can_create = conn.execute(
         "select rolsuper or rolcreaterole from pg_roles where rolname = current_user").fetchone()[0]
@@ -120,24 +123,26 @@ def ensure_role(conn: psycopg.Connection, role: str | None = None, password: str
     elif new_password is not None:
         raise BiRoleError(f"the warehouse user may not change the password of {role!r}; ask the database "
                           f"administrator to run: ALTER ROLE {role} PASSWORD '<password>';")
-    _grant(conn, role)
+    _grant(conn, role, owner)
     final = new_password if new_password is not None else known
     if new_password is not None and not password:
         _store_password(new_password)
     return BiRole(name=role, password=final, created=not exists)
 
 
-def _grant(conn: psycopg.Connection, role: str) -> None:
+def _grant(conn: psycopg.Connection, role: str, owner: str) -> None:
     ident = sql.Identifier(role)
     database = sql.Identifier(conn.info.dbname)
     schema = sql.Identifier(PUBLISHED_SCHEMA)
-    conn.execute(sql.SQL("create schema if not exists {}").format(schema))
+    conn.execute(sql.SQL("create schema if not exists {} authorization {}").format(schema, sql.Identifier(owner)))
     conn.execute(sql.SQL("grant connect on database {} to {}").format(database, ident))
     # PUBLIC's defaults would let the role create temp tables and look into `public`.
     conn.execute(sql.SQL("revoke temporary on database {} from public").format(database))
     conn.execute("revoke all on schema public from public")
     _grant_read(conn, role)
-    conn.execute(sql.SQL("alter default privileges in schema {} grant select on tables to {}").format(schema, ident))
+    # Default privileges are per creating role: the pipeline's, which creates the views.
+    conn.execute(sql.SQL("alter default privileges for role {} in schema {} grant select on tables to {}").format(
+        sql.Identifier(owner), schema, ident))
 
 
 def _grant_read(conn: psycopg.Connection, role: str) -> None:
@@ -165,7 +170,20 @@ def url_for(warehouse_url: str, bi: BiRole) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def ensure_for(warehouse_url: str, reset_password: bool = False) -> BiRole:
+    """ensure_role for the warehouse at `warehouse_url`. Roles are the administrator's
+    business: on the embedded cluster (or with TOUCHPOINT_ADMIN_URL) the role is managed
+    through the admin's connection, the pipeline's role staying the owner of `marts`;
+    otherwise through the warehouse URL's own user (which may lack CREATEROLE: then the
+    error gives the SQL a DBA runs)."""
+    from touchpoint.db import url_parts, with_database
+    from touchpoint.warehouse import admin_url_for
+
+    target = url_parts(warehouse_url)
+    admin = admin_url_for(warehouse_url)
+    with psycopg.connect(with_database(admin, target["dbname"]), autocommit=True) as conn:
+        return ensure_role(conn, reset_password=reset_password, owner=target["user"])
+
+
 def bi_url(warehouse_url: str, reset_password: bool = False) -> str:
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        bi = ensure_role(conn, reset_password=reset_password)
-    return url_for(warehouse_url, bi)
+    return url_for(warehouse_url, ensure_for(warehouse_url, reset_password=reset_password))

@@ -19,7 +19,7 @@ import pytest
 
 from psycopg.conninfo import conninfo_to_dict
 
-from touchpoint.db import with_database
+from touchpoint.db import admin_database_url, owned_by, with_database
 from touchpoint.dbt import run_dbt
 
 STAGING_MODELS = [
@@ -122,15 +122,15 @@ def nights(module_db_url: str, warehouse_url: str, tmp_path_factory):
     night("2026-11-03")
 
     copy_name = "tp_stg_full_" + os.urandom(4).hex()
-    with psycopg.connect(with_database(warehouse_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'create database "{copy_name}" template "{conninfo_to_dict(module_db_url)["dbname"]}"')
+    with psycopg.connect(admin_database_url(warehouse_url), autocommit=True) as conn:
+        conn.execute(f'create database "{copy_name}" template "{conninfo_to_dict(module_db_url)["dbname"]}"{owned_by(warehouse_url)}')
     copy_url = with_database(warehouse_url, copy_name)
     run_dbt(["run", "--select", "staging", "--full-refresh", *common], url=copy_url)
     yield {
         "incremental": module_db_url, "full": copy_url, "late": late, "resent": resent,
         "original_late": untouched[1], "dropped": only_in_day2, "changed": changed_later,
     }
-    with psycopg.connect(with_database(warehouse_url, "postgres"), autocommit=True) as conn:
+    with psycopg.connect(admin_database_url(warehouse_url), autocommit=True) as conn:
         conn.execute(f'drop database if exists "{copy_name}" with (force)')
 
 

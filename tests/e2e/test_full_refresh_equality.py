@@ -18,7 +18,7 @@ import pytest
 
 from marts_snapshot import differing_rows, snapshot
 from touchpoint.config import REPO_ROOT
-from touchpoint.db import with_database
+from touchpoint.db import admin_database_url, owned_by, with_database
 
 START = date(2026, 11, 1)
 NIGHTS = 3
@@ -47,15 +47,15 @@ def incremental_and_full(module_db_url, warehouse_url, tmp_path_factory):
     for night in range(NIGHTS):
         run("run", "--date", (START + timedelta(days=night)).isoformat())
     copy_name = f"{module_db_url.rsplit('/', 1)[1]}_full"
-    with psycopg.connect(with_database(warehouse_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'create database "{copy_name}" template "{module_db_url.rsplit("/", 1)[1]}"')
+    with psycopg.connect(admin_database_url(warehouse_url), autocommit=True) as conn:
+        conn.execute(f'create database "{copy_name}" template "{module_db_url.rsplit("/", 1)[1]}"{owned_by(warehouse_url)}')
     copy_url = with_database(module_db_url, copy_name)
     try:
         full = touchpoint_runner(copy_url, root / "local_full", landing)
         proc = full("run", "--date", (START + timedelta(days=NIGHTS - 1)).isoformat(), "--full-refresh")
         yield {"incremental": module_db_url, "full": copy_url, "full_stdout": proc.stdout}
     finally:
-        with psycopg.connect(with_database(warehouse_url, "postgres"), autocommit=True) as conn:
+        with psycopg.connect(admin_database_url(warehouse_url), autocommit=True) as conn:
             conn.execute(f'drop database if exists "{copy_name}" with (force)')
 
 

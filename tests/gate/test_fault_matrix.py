@@ -19,7 +19,7 @@ import pytest
 
 from faults import FAULTS
 from touchpoint.config import REPO_ROOT
-from touchpoint.db import with_database
+from touchpoint.db import admin_database_url, owned_by, with_database
 
 pytestmark = pytest.mark.skipif(os.environ.get("TOUCHPOINT_SLOW_TESTS") != "1",
                                 reason="one real DAG night per fault: set TOUCHPOINT_SLOW_TESTS=1 (make test-slow)")
@@ -80,10 +80,10 @@ def published_base(module_db_url, tmp_path_factory):
 def night_copy(published_base, warehouse_url, request):
     """A copy of the published warehouse and of the fault night's landing folder."""
     name = f"{published_base['url'].rsplit('/', 1)[1]}_f{abs(hash(request.node.name)) % 10_000}"
-    admin = with_database(warehouse_url, "postgres")
+    admin = admin_database_url(warehouse_url)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'drop database if exists "{name}" with (force)')
-        conn.execute(f'create database "{name}" template "{published_base["url"].rsplit("/", 1)[1]}"')
+        conn.execute(f'create database "{name}" template "{published_base["url"].rsplit("/", 1)[1]}"{owned_by(warehouse_url)}')
     root = published_base["root"] / name
     landing = root / "landing"
     for source_dir in (published_base["root"] / "sample" / "landing").iterdir():

@@ -17,7 +17,7 @@ import faults
 from ingestion.loader import LoadError, ingest
 from touchpoint import anomaly, source_checks
 from touchpoint.bootstrap import ensure_warehouse
-from touchpoint.db import with_database
+from touchpoint.db import admin_database_url, owned_by, with_database
 from touchpoint.generator import generate
 
 START = date(2026, 11, 1)
@@ -43,10 +43,10 @@ def night(loaded_base, warehouse_url, request, tmp_path):
     """A copy of the loaded warehouse and of the third night's landing files."""
     base = loaded_base["url"].rsplit("/", 1)[1]
     name = f"{base}_n{abs(hash(request.node.name)) % 100_000}"
-    admin = with_database(warehouse_url, "postgres")
+    admin = admin_database_url(warehouse_url)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'drop database if exists "{name}" with (force)')
-        conn.execute(f'create database "{name}" template "{base}"')
+        conn.execute(f'create database "{name}" template "{base}"{owned_by(warehouse_url)}')
     landing = tmp_path / "landing"
     for source_dir in loaded_base["landing"].iterdir():
         if (source_dir / NIGHT.isoformat()).exists():

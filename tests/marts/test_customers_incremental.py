@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from ingestion.loader import ingest
-from touchpoint.db import with_database
+from touchpoint.db import admin_database_url, owned_by, with_database
 from touchpoint.dbt import run_dbt
 from touchpoint.generator import generate
 from touchpoint.identity.resolve import resolve
@@ -51,7 +51,7 @@ CUSTOMER_GRAIN = {
 }
 RELATIONS = {
     **CUSTOMER_GRAIN,
-    "marts_candidate.customer_identity_map": "identifier_type, identifier_sha256",
+    "marts_candidate.customer_identity_map": "identifier_type, identifier_hmac",
     "marts_candidate.customer_id_merges": "old_customer_id",
 }
 SELECT = ["--select", "path:models/intermediate/customer_360", "path:models/marts"]
@@ -136,15 +136,15 @@ def warehouses(module_db_url: str, warehouse_url: str, tmp_path_factory):
         """)))
 
     copy = f"tp_full_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(with_database(warehouse_url, "postgres"), autocommit=True) as conn:
+    with psycopg.connect(admin_database_url(warehouse_url), autocommit=True) as conn:
         source = query(module_db_url, "select current_database()")[0][0]
-        conn.execute(f'create database "{copy}" template "{source}"')
+        conn.execute(f'create database "{copy}" template "{source}"{owned_by(warehouse_url)}')
     copy_url = with_database(warehouse_url, copy)
     try:
         run_dbt(["run", *SELECT, "--full-refresh", "--quiet", *night_vars(NIGHTS - 1), *dbt_paths], url=copy_url)
         yield module_db_url, copy_url, web_30_days
     finally:
-        with psycopg.connect(with_database(warehouse_url, "postgres"), autocommit=True) as conn:
+        with psycopg.connect(admin_database_url(warehouse_url), autocommit=True) as conn:
             conn.execute(f'drop database if exists "{copy}" with (force)')
 
 

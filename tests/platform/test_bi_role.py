@@ -44,11 +44,14 @@ def warehouse_with_marts(fresh_conn):
 
 
 @pytest.fixture
-def bi_role(warehouse_with_marts, fresh_db_url, isolated_local_dir):
+def bi_role(warehouse_with_marts, fresh_admin_conn, fresh_db_url, isolated_local_dir):
+    # roles are made by an administrator; the pipeline's role owns marts and its views
     role = f"tp_bi_{uuid.uuid4().hex[:8]}"
-    created = bi.ensure_role(warehouse_with_marts, role=role)
-    yield {"role": created, "url": bi.url_for(fresh_db_url, created), "conn": warehouse_with_marts}
-    _drop_role(warehouse_with_marts, role)
+    pipeline = warehouse_with_marts.execute("select current_user").fetchone()[0]
+    created = bi.ensure_role(fresh_admin_conn, role=role, owner=pipeline)
+    yield {"role": created, "url": bi.url_for(fresh_db_url, created), "conn": fresh_admin_conn,
+           "pipeline": warehouse_with_marts}
+    _drop_role(fresh_admin_conn, role)
 
 
 def test_bi_role_reads_marts_and_has_no_role_attributes(bi_role):
@@ -89,7 +92,7 @@ def test_bi_role_cannot_create_or_write_anything(bi_role, statement):
 def test_views_published_later_are_readable(bi_role):
     # GIVEN the role WHEN publication creates a new marts view (default privileges) and
     # grant_published runs THEN the role reads it without another ensure_role
-    conn = bi_role["conn"]
+    conn = bi_role["pipeline"]
     conn.execute("create view marts.customer_id_merges as select 'C1'::text as old_customer_id")
     with psycopg.connect(bi_role["url"]) as bi_conn:
         assert bi_conn.execute("select * from marts.customer_id_merges").fetchall() == [("C1",)]
@@ -116,18 +119,19 @@ def test_unknown_password_of_an_existing_role_is_a_clear_error(bi_role, isolated
         assert conn.execute("select 1").fetchone() == (1,)
 
 
-def test_user_without_createrole_gets_the_sql_to_run(warehouse_with_marts, fresh_db_url, isolated_local_dir):
+def test_user_without_createrole_gets_the_sql_to_run(warehouse_with_marts, fresh_admin_conn, fresh_db_url,
+                                                     isolated_local_dir):
     # GIVEN a warehouse user that may not create roles (a managed server) WHEN the BI role
     # is missing THEN the error names the statements an administrator runs
     user = f"tp_owner_{uuid.uuid4().hex[:8]}"
-    warehouse_with_marts.execute(sql.SQL("create role {} login password 'owner-pw-123'").format(sql.Identifier(user)))
+    fresh_admin_conn.execute(sql.SQL("create role {} login password 'owner-pw-123'").format(sql.Identifier(user)))
     try:
         owner_url = bi.url_for(fresh_db_url, bi.BiRole(user, "owner-pw-123", False))
         with psycopg.connect(owner_url, autocommit=True) as conn:
             with pytest.raises(bi.BiRoleError, match="(?s)may not create roles.*CREATE ROLE tp_bi_missing.*GRANT CONNECT ON DATABASE tp_test_"):
                 bi.ensure_role(conn, role="tp_bi_missing")
     finally:
-        _drop_role(warehouse_with_marts, user)
+        _drop_role(fresh_admin_conn, user)
 
 
 def test_url_for_swaps_only_the_credentials():
