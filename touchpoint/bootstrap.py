@@ -4,6 +4,7 @@ from __future__ import annotations
 import psycopg
 
 from ingestion.ddl import ensure_ingestion_tables
+from touchpoint.pseudonyms import ensure_key
 
 # raw/staging/intermediate/identity hold PII: restricted. BI reads only `marts`.
 SCHEMAS = ("raw", "ops", "staging", "intermediate", "identity", "marts")
@@ -139,3 +140,4 @@ def ensure_warehouse(conn: psycopg.Connection) -> None:
     conn.execute(METRIC_VALUES_DDL)
     conn.execute(SOURCE_FRESHNESS_DDL)
     ensure_ingestion_tables(conn)
+    ensure_key(conn)

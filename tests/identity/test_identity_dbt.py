@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import json
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from touchpoint.dbt import run_dbt
 from touchpoint.generator import generate
 from touchpoint.identity import resolve
 from touchpoint.identity.accuracy import score_warehouse
+from touchpoint.pseudonyms import pseudonym, warehouse_pads
 
 START = dt.date(2026, 11, 1)
 DAYS = 7
@@ -98,17 +98,18 @@ def test_identity_marts_hash_identifiers_and_match_the_map(resolved):
                               "where table_name = 'customer_identity_map'").fetchone()[0]
         public = conn.execute("select identifier_type, identifier_value, customer_id from identity.identifier_map "
                               "where identifier_type <> 'loyalty_member_id'").fetchall()
-        mart = conn.execute(f"select identifier_type, identifier_sha256, customer_id "
+        mart = conn.execute(f"select identifier_type, identifier_hmac, customer_id "
                             f"from {schema}.customer_identity_map").fetchall()
         mart_columns = [r[0] for r in conn.execute(
             "select column_name from information_schema.columns where table_schema = %s "
             "and table_name = 'customer_identity_map' order by ordinal_position", (schema,))]
         merges_rows = conn.execute(f"select count(*) from {schema}.customer_id_merges").fetchone()[0]
         merges_source = conn.execute("select count(*) from identity.customer_id_merges").fetchone()[0]
+        key_pads = warehouse_pads(conn)
     # columns starting with '_' (the _changed_at lineage) are internal: publication leaves them out
     assert [c for c in mart_columns if not c.startswith("_")] == [
-        "identifier_type", "identifier_sha256", "customer_id", "first_seen_at", "last_seen_at", "sources"]
-    expected = {(t, hashlib.sha256(v.encode()).hexdigest(), c) for t, v, c in public}
+        "identifier_type", "identifier_hmac", "customer_id", "first_seen_at", "last_seen_at", "sources"]
+    expected = {(t, pseudonym(v, key_pads), c) for t, v, c in public}
     assert set(mart) == expected and len(mart) == len(public)
     assert merges_rows == merges_source
 

@@ -10,6 +10,7 @@ private --target-path/--log-path so the test never clashes with another dbt run.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import psycopg
 import pytest
@@ -20,6 +21,7 @@ from touchpoint.config import settings
 from touchpoint.dbt import run_dbt
 from touchpoint.generator import generate
 from touchpoint.identity.resolve import resolve
+from touchpoint.pseudonyms import pseudonym, warehouse_pads
 
 CUSTOMERS = 1000
 DAYS = 30
@@ -109,7 +111,7 @@ def test_columns_filled_for_customers_with_activity(mart):
     """)[0]
     row = dict(zip(columns, query(url, f"select * from {schema}.customer_360 where customer_id = %s",
                                       (most_active,))[0]))
-    always = ["is_identified", "identifier_count", "email_sha256", "first_seen_at", "last_seen_at",
+    always = ["is_identified", "identifier_count", "email_hmac", "first_seen_at", "last_seen_at",
               "acquisition_channel", "channel_count", "channels_used", "preferred_channel",
               "order_count", "net_revenue_krw", "average_order_value_krw", "first_order_date", "last_order_date",
               "email_sent_count", "email_open_rate", "email_click_rate", "_changed_at"]
@@ -177,17 +179,18 @@ def test_no_raw_pii_in_the_mart(mart):
             inner join ({pii}) as pii on mart."{column}" = pii.value
         """)[0]
         assert leaks == 0, f"raw PII in customer_360.{column}"
-    # the hash is of a real email of the customer, and a masked phone keeps its last 4
-    (unmatched,) = query(url, f"""
-        select count(*) from {schema}.customer_360 as mart
-        where mart.email_sha256 is not null
-            and not exists (
-                select 1 from identity.identifier_map as map
-                where map.identifier_type = 'email'
-                    and encode(sha256(convert_to(map.identifier_value, 'UTF8')), 'hex') = mart.email_sha256
-            )
-    """)[0]
-    assert unmatched == 0
+    # the pseudonym is the keyed HMAC of a real email of the customer (not its plain
+    # SHA-256), and a masked phone keeps only its last two digits
+    with psycopg.connect(url) as conn:
+        key_pads = warehouse_pads(conn)
+    emails = {pseudonym(value, key_pads): customer for value, customer in query(
+        url, "select identifier_value, customer_id from identity.identifier_map where identifier_type = 'email'")}
+    published = query(url, f"select email_hmac, customer_id from {schema}.customer_360 where email_hmac is not null")
+    assert published and all(emails.get(value) == customer for value, customer in published)
+    plain = {hashlib.sha256(value.encode()).hexdigest() for (value,) in query(
+        url, "select identifier_value from identity.identifier_map where identifier_type = 'email'")}
+    assert not plain & {value for value, _ in published}
+    assert query(url, f"select count(*) from {schema}.customer_360 where phone_masked !~ '\\*\\*[0-9]{{2}}$'")[0][0] == 0
     assert query(url, f"select count(*) from {schema}.customer_360 where phone_masked !~ '\\*'")[0][0] == 0
 
 
@@ -218,3 +221,33 @@ def test_great_expectations_suite_passes(mart):
     results = audit.run_gx(url, schema, {"customer_360": suite}, {"customer_360"})
     assert len(results) == len(suite["expectations"])
     assert [r for r in results if not r["passed"]] == []
+
+
+def _old_style_candidates(phone: str) -> list[str]:
+    """Every KR mobile number a '+82 10-****-1234' mask allows: the attack of issue 10."""
+    return [f"{phone[:5]}{hidden:04d}{phone[-4:]}" for hidden in range(10_000)]
+
+
+def test_phone_numbers_cannot_be_rebuilt_from_the_published_marts(mart):
+    # GIVEN what a reader of marts sees: phone masks and the identity map's pseudonyms
+    url, schema = mart
+    published = {value for (value,) in query(url, f"select identifier_hmac from {schema}.customer_identity_map "
+                                                  "where identifier_type = 'phone'")}
+    masks = [mask for (mask,) in query(url, f"select phone_masked from {schema}.customer_360 "
+                                            "where phone_masked like '+82 10-%'")]
+    phones = [value for (value,) in query(url, "select identifier_value from identity.identifier_map "
+                                               "where identifier_type = 'phone' and identifier_value like '+8210%' "
+                                               "and length(identifier_value) = 13 order by 1 limit 150")]
+    assert published and masks and phones
+    # WHEN the attacker tries every fill-in of four hidden digits (even granted the old
+    # mask's last four, which the mart no longer shows) as a plain SHA-256
+    recovered = [phone for phone in phones if any(
+        hashlib.sha256(candidate.encode()).hexdigest() in published for candidate in _old_style_candidates(phone))]
+    # THEN nothing matches: the published values are keyed (HMAC), not plain hashes
+    assert recovered == []
+    # AND the mask itself leaves six of the eight subscriber digits hidden (10^6 numbers)
+    assert all(mask.count("*") >= 6 and mask[-2:].isdigit() and not mask[-3].isdigit() for mask in masks)
+    # AND the pseudonyms are what the key gives, so the pipeline (which holds it) can join them
+    with psycopg.connect(url) as conn:
+        key_pads = warehouse_pads(conn)
+    assert {pseudonym(phone, key_pads) for phone in phones} <= published

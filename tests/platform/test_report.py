@@ -53,7 +53,7 @@ def _seed_night(conn: psycopg.Connection) -> None:
             "net revenue 20,400,000 KRW is 12x the 28-night median 1,690,000 KRW")]
         # ranked after the root cause by the audit, though more checks share it
         + [("gx", "expect_column_values_to_not_be_null", mart, False, "failed",
-            "email_sha256 is null in every row") for mart in ("customer_360", "customer_identity_map")]
+            "email_hmac is null in every row") for mart in ("customer_360", "customer_identity_map")]
         + [("freshness", "source_freshness", "web_events", False, "warned", "web_events is 30 hours old")]
         + [("dbt", "test", f"test.touchpoint.not_null_orders_{i}", False, "not_run",
             "its model int_orders_joined failed, so the test could not run") for i in range(3)]
@@ -119,7 +119,7 @@ def test_blocked_night_report_says_why_with_numbers_and_charts(blocked_night: st
     failed_text = text[failed_at:not_run_at]
     # grouped by reason, in the audit's order (root cause first)
     assert failed_text.index("net revenue 20,400,000 KRW is 12x the 28-night median 1,690,000 KRW (1 check)") \
-        < failed_text.index("email_sha256 is null in every row (2 checks)")
+        < failed_text.index("email_hmac is null in every row (2 checks)")
     assert "its model int_orders_joined failed, so the test could not run (3 checks)" in text[not_run_at:]
     # rows per source: current files only (the superseded one is not counted), with baselines
     assert re.search(r"ecommerce_orders 2 1,234 1,224 10 ", text)

@@ -80,9 +80,9 @@ final as (
         customers.is_identified,
         customers.identifier_count,
 
-        -- golden record, PII hashed or masked
+        -- golden record, PII pseudonymised or masked
         {{ mask_name('attributes.name') }} as name_masked,
-        {{ sha256_hex('attributes.email_normalized') }} as email_sha256,
+        {{ pseudonym('attributes.email_normalized') }} as email_hmac,
         {{ mask_phone('attributes.phone_e164') }} as phone_masked,
         attributes.gender,
         attributes.birth_year,

@@ -1,16 +1,18 @@
 {{
     config(
         materialized='incremental',
-        unique_key=['identifier_type', 'identifier_sha256'],
+        unique_key=['identifier_type', 'identifier_hmac'],
         incremental_strategy='merge',
         on_schema_change='fail',
         indexes=[
-            {'columns': ['identifier_type', 'identifier_sha256'], 'unique': True},
+            {'columns': ['identifier_type', 'identifier_hmac'], 'unique': True},
         ],
     )
 }}
 {#- Published as marts.customer_identity_map: which customer an identifier belongs to,
-    without the identifier itself (PII stays in schema identity).
+    without the identifier itself (PII stays in schema identity): each identifier is
+    published as its keyed pseudonym (HMAC-SHA-256, macro pseudonym; docs/security.md),
+    so a reader of marts cannot test guesses against it.
     Incremental (issue 8), cheap by construction: the map is read whole (one row per
     identifier, not per event) and joined to this table on the grain, but only new
     rows and rows whose customer, dates or sources changed are written (merge), so
@@ -29,7 +31,7 @@ identifiers_hashed as (
 
     select
         identifier_type,
-        encode(sha256(convert_to(identifier_value, 'UTF8')), 'hex') as identifier_sha256,
+        {{ pseudonym('identifier_value') }} as identifier_hmac,
         customer_id,
         first_seen_at,
         last_seen_at,
@@ -50,8 +52,8 @@ identifiers_changed as (
     from identifiers_hashed
     left join {{ this }} as published
         on identifiers_hashed.identifier_type = published.identifier_type
-        and identifiers_hashed.identifier_sha256 = published.identifier_sha256
-    where published.identifier_sha256 is null
+        and identifiers_hashed.identifier_hmac = published.identifier_hmac
+    where published.identifier_hmac is null
         or (
             identifiers_hashed.customer_id,
             identifiers_hashed.first_seen_at,
@@ -80,7 +82,7 @@ final as (
 
     select
         identifier_type,
-        identifier_sha256,
+        identifier_hmac,
         customer_id,
         first_seen_at,
         last_seen_at,
