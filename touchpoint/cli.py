@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -28,11 +29,11 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
         url = warehouse.start()
         with psycopg.connect(url, autocommit=True) as conn:
             ensure_warehouse(conn)  # schemas and ops tables, also on a WAREHOUSE_URL server
-            try:
-                role = bi.ensure_role(conn)
-                bi_note = f"BI role {role.name} ready (`touchpoint bi url`)"
-            except bi.BiRoleError as exc:  # a managed server: the pipeline's user may lack CREATEROLE
-                bi_note = f"BI role not set up: {exc}"
+        try:
+            role = bi.ensure_for(url)
+            bi_note = f"BI role {role.name} ready (`touchpoint bi url`)"
+        except bi.BiRoleError as exc:  # a managed server: the pipeline's user may lack CREATEROLE
+            bi_note = f"BI role not set up: {exc}"
         print(f"warehouse ready: {warehouse.redact(url)}")
         print(bi_note)
     elif args.action == "stop":
@@ -43,12 +44,33 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
         return 0 if running else 3
     elif args.action == "url":
         print(warehouse.url())
+    elif args.action == "rotate-key":
+        return _rotate_key(args)
     elif args.action == "env":
         from touchpoint.dbt import dbt_env
 
         print(f"export WAREHOUSE_URL='{warehouse.url()}'")
         for key, value in dbt_env().items():
             print(f"export {key}='{value}'")
+    return 0
+
+
+def _rotate_key(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from touchpoint import pseudonyms
+
+    try:
+        new_key = pseudonyms.configured_key() if args.key_from_env else None
+        if args.key_from_env and not os.environ.get(pseudonyms.KEY_ENV):
+            raise pseudonyms.PseudonymKeyError(f"--key-from-env: {pseudonyms.KEY_ENV} is not set")
+        with psycopg.connect(warehouse.url(), autocommit=True) as conn:
+            fingerprint = pseudonyms.rotate(conn, new_key=new_key)
+    except pseudonyms.PseudonymKeyError as exc:
+        print(f"touchpoint warehouse rotate-key: {exc}", file=sys.stderr)
+        return 1
+    print(f"pseudonym key rotated (fingerprint {fingerprint}); the next night rebuilds "
+          f"{', '.join(pseudonyms.PSEUDONYMISED_MARTS)} and publishes their new pseudonyms")
     return 0
 
 
@@ -158,8 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("warehouse", help="manage the embedded PostgreSQL warehouse")
-    p.add_argument("action", choices=["start", "stop", "status", "url", "env"])
+    p = sub.add_parser("warehouse", help="manage the embedded PostgreSQL warehouse",
+                       description="start|stop|status|url|env manage the embedded cluster (or report on "
+                                   "WAREHOUSE_URL); rotate-key replaces the pseudonym key of the marts "
+                                   "(docs/security.md).")
+    p.add_argument("action", choices=["start", "stop", "status", "url", "env", "rotate-key"])
+    p.add_argument("--key-from-env", action="store_true",
+                   help="rotate-key: take the new key from TOUCHPOINT_PSEUDONYM_KEY instead of generating one")
     p.set_defaults(func=cmd_warehouse)
 
     p = sub.add_parser("bi", help="the read-only login role for BI tools (schema marts only)",
