@@ -18,12 +18,13 @@ PYTEST_ARGS ?=
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_CACHE_DIR ?= $(CURDIR)/.local/uv-cache
 
-.PHONY: help setup run test test-slow bench docs warehouse-start warehouse-stop lint clean
+.PHONY: help setup run test test-slow bench docs warehouse-start warehouse-stop compose-env lint clean
 
 help:
 	@echo "make run    - set up, start the embedded warehouse, generate a sample day (with history), run the nightly DAG"
 	@echo "make test   - set up, then run the test suite against a real PostgreSQL"
 	@echo "make bench  - run the benchmarks under bench/"
+	@echo "make compose-env - write .env with random secrets for docker compose"
 	@echo "make clean  - remove the venv and everything under .local/"
 
 $(UV):
@@ -67,6 +68,10 @@ warehouse-start: $(VENV)/.synced
 
 warehouse-stop: $(VENV)/.synced
 	$(BIN)/touchpoint warehouse stop
+
+# The untracked .env docker-compose.yml reads its secrets from (random; never overwritten).
+compose-env:
+	$(PYTHON) docker/make_env.py
 
 clean:
 	-$(BIN)/touchpoint warehouse stop 2>/dev/null

@@ -46,5 +46,43 @@ def test_env_names_the_warehouse_and_real_folders():
     assert env["AIRFLOW__CORE__DAGS_FOLDER"] in mounted_targets
     assert env["TOUCHPOINT_LANDING_DIR"] in mounted_targets
     # the warehouse port BI tools use is published and documented in the README
-    assert "5433:5432" in SERVICES["warehouse"]["ports"]
+    assert "127.0.0.1:5433:5432" in SERVICES["warehouse"]["ports"]
     assert "5433" in (REPO_ROOT / "README.md").read_text()
+
+
+def test_no_usable_secret_is_in_the_repo():
+    # every password, key and secret the stack uses comes from the untracked .env
+    # (`${NAME:?...}` makes compose refuse to start without it), and ports are loopback only
+    text = (REPO_ROOT / "docker-compose.yml").read_text()
+    secret_keys = re.findall(r"^\s*([A-Z_]*(?:PASSWORD|SECRET|KEY))\s*:\s*(.+)$", text, flags=re.M)
+    assert secret_keys
+    for name, value in secret_keys:
+        assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", value.strip()), f"{name} is not taken from .env: {value}"
+    for url in re.findall(r"postgresql(?:\+psycopg2)?://[^\s]+", text):
+        password = url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
+        assert password.startswith("${"), f"a literal password in {url}"
+    for service in SERVICES.values():
+        for port in service.get("ports", []):
+            assert port.startswith("127.0.0.1:"), port
+    example = (REPO_ROOT / ".env.example").read_text()
+    assert all(line.endswith("=") for line in example.splitlines() if line and not line.startswith("#"))
+    assert ".env" in (REPO_ROOT / ".gitignore").read_text().split()
+
+
+def test_make_env_writes_random_private_secrets(tmp_path):
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    target = tmp_path / ".env"
+    subprocess.run([sys.executable, str(REPO_ROOT / "docker" / "make_env.py"), str(target)], check=True,
+                   capture_output=True)
+    values = dict(line.split("=", 1) for line in target.read_text().splitlines() if not line.startswith("#"))
+    needed = set(re.findall(r"\$\{([A-Z_]+):\?", (REPO_ROOT / "docker-compose.yml").read_text()))
+    assert needed <= set(values) and all(len(v) >= 32 for v in values.values())
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    before = target.read_text()
+    subprocess.run([sys.executable, str(REPO_ROOT / "docker" / "make_env.py"), str(target)], check=True,
+                   capture_output=True)
+    assert target.read_text() == before  # never overwritten
