@@ -17,8 +17,9 @@ import pytest
 from psycopg import sql
 
 from marts_snapshot import snapshot
-from touchpoint import bi
+from touchpoint import bi, warehouse
 from touchpoint.config import REPO_ROOT
+from touchpoint.db import url_parts, with_database
 
 DAY1 = date(2026, 11, 1)
 DAY2 = date(2026, 11, 2)
@@ -31,8 +32,11 @@ def scenario(module_db_url, tmp_path_factory):
     # A BI role of this module's own (roles are cluster-wide), created before the first
     # night the way `touchpoint warehouse start` creates touchpoint_bi.
     bi_role_name = f"tp_bi_e2e_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(module_db_url, autocommit=True) as conn:
-        bi_role = bi.ensure_role(conn, role=bi_role_name, password=uuid.uuid4().hex)
+    # Roles are an administrator's to create; the pipeline's role stays the owner of marts.
+    admin_url = with_database(warehouse.admin_url_for(module_db_url), url_parts(module_db_url)["dbname"])
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        bi_role = bi.ensure_role(conn, role=bi_role_name, password=uuid.uuid4().hex,
+                                 owner=url_parts(module_db_url)["user"])
     env.update(
         WAREHOUSE_URL=module_db_url,
         TOUCHPOINT_LOCAL_DIR=str(root / "local"),
@@ -50,7 +54,7 @@ def scenario(module_db_url, tmp_path_factory):
               "--out", str(root / "sample"))
     assert gen.returncode == 0, gen.stdout[-2000:] + gen.stderr[-3000:]
     yield {"run": run, "url": module_db_url, "root": root, "bi_url": bi.url_for(module_db_url, bi_role)}
-    with psycopg.connect(module_db_url, autocommit=True) as conn:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("drop owned by {}").format(sql.Identifier(bi_role_name)))
         conn.execute(sql.SQL("drop role {}").format(sql.Identifier(bi_role_name)))
 
