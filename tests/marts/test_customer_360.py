@@ -231,8 +231,14 @@ def _old_style_candidates(phone: str) -> list[str]:
 def test_phone_numbers_cannot_be_rebuilt_from_the_published_marts(mart):
     # GIVEN what a reader of marts sees: phone masks and the identity map's pseudonyms
     url, schema = mart
-    published = {value for (value,) in query(url, f"select identifier_hmac from {schema}.customer_identity_map "
-                                                  "where identifier_type = 'phone'")}
+    # customer_identity_map publishes, for each phone, the macro `pseudonym` of it (its
+    # equality with this SQL is tests/identity/test_identity_dbt.py's): the same formula here
+    published = {value for (value,) in query(url, """
+        select encode(sha256(key.outer_pad || sha256(key.inner_pad || convert_to(map.identifier_value, 'UTF8'))), 'hex')
+        from identity.identifier_map as map
+        cross join identity.pseudonym_key as key
+        where map.identifier_type = 'phone'
+    """)}
     masks = [mask for (mask,) in query(url, f"select phone_masked from {schema}.customer_360 "
                                             "where phone_masked like '+82 10-%'")]
     phones = [value for (value,) in query(url, "select identifier_value from identity.identifier_map "
