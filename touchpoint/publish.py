@@ -14,14 +14,18 @@ still current). BI reads only the views in `marts`; the view of version N is
     select <public columns> from marts_history.<mart>
     where _valid_from_version <= N and (_valid_to_version is null or _valid_to_version > N)
 
-Publishing version N, in one transaction under the publish advisory lock, per mart:
-the candidate rows with `_changed_at` past the mart's last published watermark whose
-public columns differ from the current history row close that row (valid_to = N) and
-get a new one (valid_from = N); current keys gone from the candidate (an anti-join on
-the key) are closed; every view is `create or replace`d at N; the decision is logged.
-So a night writes what changed, never a copy of the mart. A mart table without
-`_changed_at` is diffed in full (correct, but O(size)); one without a unique index is
-replaced in full (every current row closed and reinserted).
+Publishing version N, per mart, under the publish advisory lock: the candidate rows
+with `_changed_at` past the mart's last published watermark whose public columns
+differ from the current history row close that row (valid_to = N) and get a new one
+(valid_from = N); current keys gone from the candidate (an anti-join on the key) are
+closed. Those writes commit first and are invisible (the views still filter on the
+served version). Then the swap, one short transaction: every view is `create or
+replace`d at N in name order, each lock waited for at most `lock_timeout`, and the
+decision is logged; a timeout rolls the swap back and retries it (see `_swap`), so BI
+readers never queue behind a long query on another mart and a BI transaction never
+deadlocks with it. So a night writes what changed, never a copy of the mart. A mart
+table without `_changed_at` is diffed in full (correct, but O(size)); one without a
+unique index is replaced in full (every current row closed and reinserted).
 
 Why views over a history store rather than renaming schemas: PostgreSQL views bind to
 tables by OID, so a view a BI user built on `marts.customer_360` would silently follow
@@ -30,11 +34,13 @@ a renamed table to the *old* data. Views in `marts` are replaced in place
 version, and every mart swaps in one commit: a query sees all of the previous version
 or all of the new one. A blocked night touches no history row and no view.
 
-Rollback repoints the views at an earlier kept version number. Retention keeps the
-last `keep_versions()` publications: history rows closed at or before the oldest kept
-version are deleted. When a mart's columns or grain change, its history restarts from
-the candidate at that version (logged in `history_reset`); a rollback across it is
-refused.
+Rollback repoints the views at an earlier kept version: by default the newest kept
+version of an earlier data date that nobody has rolled back from, or the one named
+(`--to`). Retention keeps, for the `TOUCHPOINT_KEEP_VERSIONS` (default 7) most recent
+data dates, the newest version of each (a same-date rerun replaces its own night's
+version), plus the served one; history rows no kept version sees are deleted. When a
+mart's columns or grain change, its history restarts from the candidate at that
+version (logged in `history_reset`); a rollback across it is refused.
 
 An operator can override a block (`touchpoint publish --force --reason`, force_publish):
 the same publication, logged with `forced`, the reason and `decided_by`.
@@ -45,6 +51,7 @@ import getpass
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -104,8 +111,12 @@ class MartShape:
 
 
 def keep_versions() -> int:
-    """How many published versions to keep (current + previous at least)."""
-    return max(2, int(os.environ.get("TOUCHPOINT_KEEP_VERSIONS", "2")))
+    """For how many data dates a version is kept (its newest publication); at least 2."""
+    value = os.environ.get("TOUCHPOINT_KEEP_VERSIONS", "7")
+    try:
+        return max(2, int(value))
+    except ValueError:
+        raise PublishError(f"TOUCHPOINT_KEEP_VERSIONS must be a whole number, not {value!r}") from None
 
 
 def version_label(version: int) -> str:
@@ -301,15 +312,14 @@ def _drop_view(conn: psycopg.Connection, mart: str) -> None:
 
 # --- publishing one mart -----------------------------------------------------------------
 
-def _rebuild_history(conn: psycopg.Connection, candidate: str, shape: MartShape, version: int) -> tuple[object, int]:
+def _fill_rebuild(conn: psycopg.Connection, candidate: str, shape: MartShape, version: int) -> tuple[object, int]:
     """(Re)start a mart's history from the candidate at `version`; returns (watermark, rows).
 
-    The new table is filled beside the old one, the view is pointed at it, then the old
-    table is dropped and the new one takes its name (the view follows by OID).
+    The new history is filled beside the old one, in `<mart>__rebuild`, which no reader
+    sees; the swap (`_swap_rebuilt`) points the view at it and gives it the mart's name.
     """
     public = [name for name, _ in shape.public_columns]
-    staging_name = f"{shape.name}__rebuild"
-    new = _history(staging_name)
+    new = _history(_rebuild_name(shape.name))
     conn.execute(sql.SQL("drop table if exists {}").format(new))
     conn.execute(sql.SQL(
         "create table {new} as select {cols}, {n}::bigint as {vf}, null::bigint as {vt} from {cand} with no data"
@@ -324,16 +334,23 @@ def _rebuild_history(conn: psycopg.Connection, candidate: str, shape: MartShape,
     cur = conn.execute(sql.SQL("insert into {new} select {cols}, {n}, null from {cand}").format(
         new=new, cols=_ids(public), n=sql.Literal(version), cand=sql.Identifier(candidate, shape.name)))
     rows = cur.rowcount
-    _index_history(conn, staging_name, shape)
-    _point_view(conn, shape.name, public, version, staging_name)
-    conn.execute(sql.SQL("drop table if exists {}").format(_history(shape.name)))
-    conn.execute(sql.SQL("alter table {} rename to {}").format(new, sql.Identifier(shape.name)))
-    for suffix in ("key_version",):
-        old_name, new_name = f"{staging_name}__{suffix}", f"{shape.name}__{suffix}"
-        conn.execute(sql.SQL("alter index if exists {} rename to {}").format(
-            sql.Identifier(HISTORY_SCHEMA, old_name), sql.Identifier(new_name)))
-    conn.execute(sql.SQL("analyze {}").format(_history(shape.name)))
+    _index_history(conn, _rebuild_name(shape.name), shape)
+    conn.execute(sql.SQL("analyze {}").format(new))
     return watermark, rows
+
+
+def _rebuild_name(mart: str) -> str:
+    return f"{mart}__rebuild"
+
+
+def _swap_rebuilt(conn: psycopg.Connection, mart: str, columns: list[str], version: int) -> None:
+    """Serve a rebuilt history: the view reads `<mart>__rebuild`, which then takes the mart's name."""
+    staging_name = _rebuild_name(mart)
+    _point_view(conn, mart, columns, version, staging_name)
+    conn.execute(sql.SQL("drop table if exists {}").format(_history(mart)))
+    conn.execute(sql.SQL("alter table {} rename to {}").format(_history(staging_name), sql.Identifier(mart)))
+    conn.execute(sql.SQL("alter index if exists {} rename to {}").format(
+        sql.Identifier(HISTORY_SCHEMA, f"{staging_name}__key_version"), sql.Identifier(f"{mart}__key_version")))
 
 
 def _index_history(conn: psycopg.Connection, table: str, shape: MartShape) -> None:
@@ -428,35 +445,164 @@ def _retire(conn: psycopg.Connection, mart: str, version: int) -> None:
                  "updated_at = now() where mart = %s", (version, mart))
 
 
-def _apply_retention(conn: psycopg.Connection, keep: int) -> int | None:
-    """Delete history no kept version can see; returns the oldest kept version."""
+# --- versions kept, served and rolled back from --------------------------------------------
+
+def kept_versions(conn: psycopg.Connection, keep: int | None = None) -> list[int]:
+    """The versions rollback can reach, newest first.
+
+    Per data date only the newest publication counts (a same-date rerun replaces its own
+    version), for the `keep` most recent data dates; the served version is kept whatever
+    its date. The set only ever loses members (dates and versions only grow), so a
+    version retention has pruned never comes back.
+    """
+    keep = keep_versions() if keep is None else keep
     rows = conn.execute(
-        "select version from ops.publication_log where decision = 'published' and version is not null "
-        "order by version desc limit %s", (keep,)).fetchall()
-    if not rows:
-        return None
-    oldest = min(r[0] for r in rows)
+        "with newest_per_date as ("
+        "  select distinct on (logical_date) logical_date, version from ops.publication_log"
+        "  where decision = 'published' and version is not null"
+        "  order by logical_date, version desc"
+        ") select version from (select version from newest_per_date order by logical_date desc limit %s) as recent",
+        (keep,)).fetchall()
+    kept = {r[0] for r in rows}
     current = _current(conn)
     if current and current[1] is not None:
-        oldest = min(oldest, current[1])
+        kept.add(current[1])
+    return sorted(kept, reverse=True)
+
+
+def rolled_back_from(conn: psycopg.Connection) -> set[int]:
+    """Versions that were served when someone rolled back: never chosen again by rollback."""
+    rows = conn.execute(
+        "select previous_served from (select decision, lag(version) over (order by publication_id) as previous_served"
+        " from ops.publication_log where decision in ('published', 'rolled_back') and version is not null) as served"
+        " where decision = 'rolled_back' and previous_served is not null").fetchall()
+    return {r[0] for r in rows}
+
+
+@dataclass
+class KeptVersion:
+    version: int
+    label: str
+    logical_date: date
+    run_id: str
+    published_at: object
+    forced: bool
+    is_served: bool
+    was_rolled_back_from: bool
+
+
+def list_versions(conn: psycopg.Connection) -> list[KeptVersion]:
+    """The kept versions, newest first, with what `touchpoint versions` shows."""
+    kept = kept_versions(conn)
+    if not kept:
+        return []
+    current = _current(conn)
+    served = current[1] if current else None
+    bad = rolled_back_from(conn)
+    rows = conn.execute(
+        "select version, version_schema, logical_date, run_id, decided_at, forced from ops.publication_log "
+        "where decision = 'published' and version = any(%s) order by version desc", (kept,)).fetchall()
+    return [KeptVersion(v, label, day, run, at, forced, v == served, v in bad) for v, label, day, run, at, forced in rows]
+
+
+def _apply_retention(conn: psycopg.Connection) -> list[int]:
+    """Delete history rows no kept version can see; returns the kept versions.
+
+    A row version [valid_from, valid_to) is visible in version v when valid_from <= v <
+    valid_to: it goes when no kept version falls in its interval. Retired marts whose
+    retirement every kept version already sees lose their history table.
+    """
+    kept = kept_versions(conn)
+    if not kept:
+        return []
+    oldest = min(kept)
+    vf, vt = sql.Identifier(VALID_FROM), sql.Identifier(VALID_TO)
     for mart, info in _state(conn).items():
         if info["retired_at_version"] is not None and info["retired_at_version"] <= oldest:
             conn.execute(sql.SQL("drop table if exists {}").format(_history(mart)))
             conn.execute("delete from ops.mart_publication_state where mart = %s", (mart,))
             continue
-        conn.execute(sql.SQL("delete from {} where {} <= {}").format(
-            _history(mart), sql.Identifier(VALID_TO), sql.Literal(oldest)))
+        conn.execute(sql.SQL(
+            "delete from {history} where {vt} is not null "
+            "and not exists (select from unnest({kept}::bigint[]) as kept(version) "
+            "where kept.version >= {vf} and kept.version < {vt})"
+        ).format(history=_history(mart), vt=vt, vf=vf, kept=sql.Literal(kept)))
     # Version schemas of the rename-based layout (before marts_history) are not served any more.
     for (name,) in conn.execute("select nspname from pg_namespace where nspname ~ %s",
                                 (f"^{VERSION_PREFIX}[0-9]+$",)).fetchall():
         conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(name)))
-    return oldest
+    return kept
+
+
+# --- the swap: what BI sees changes here, and only here -------------------------------------
+
+def lock_timeout_ms(conn: psycopg.Connection) -> int:
+    """How long the swap waits for one view's lock: TOUCHPOINT_SWAP_LOCK_TIMEOUT_MS (default 500),
+    capped below half the server's deadlock_timeout so that the swap, not a BI session,
+    is the one that gives way when the two wait for each other."""
+    wanted = int(os.environ.get("TOUCHPOINT_SWAP_LOCK_TIMEOUT_MS", "500"))
+    deadlock_ms = conn.execute("select setting::int from pg_settings where name = 'deadlock_timeout'").fetchone()[0]
+    return max(10, min(wanted, deadlock_ms // 2))
+
+
+def swap_attempts() -> int:
+    return max(1, int(os.environ.get("TOUCHPOINT_SWAP_ATTEMPTS", "8")))
+
+
+def _lock_holders(conn: psycopg.Connection) -> str:
+    """Who holds locks on the published views now: for the error when the swap gives up."""
+    rows = conn.execute(
+        "select distinct activity.pid, activity.usename, coalesce(nullif(activity.application_name, ''), '-'),"
+        " activity.state, now() - activity.xact_start "
+        "from pg_locks as locks join pg_class as relation on relation.oid = locks.relation "
+        "join pg_stat_activity as activity on activity.pid = locks.pid "
+        "where relation.relnamespace = %s::regnamespace and locks.granted and locks.pid <> pg_backend_pid() "
+        "order by 1", (PUBLISHED_SCHEMA,)).fetchall()
+    if not rows:
+        return "no session holds one now"
+    return "; ".join(f"pid {pid} ({user}, {app}, {state}, transaction open {age})" for pid, user, app, state, age in rows)
+
+
+def _swap(conn: psycopg.Connection, apply, what: str) -> None:
+    """Run `apply(conn)` (view changes + the decision's log row) in one short transaction.
+
+    Every view is locked in name order, each with a short lock_timeout: a long BI query
+    on one view delays the swap, never the readers of the others for longer than that
+    timeout, and a BI transaction that holds one view while asking for another never
+    deadlocks with the swap. On a timeout the whole swap rolls back (BI keeps the version
+    it had) and is retried with a growing pause; after the last attempt, PublishError
+    names the sessions in the way.
+    """
+    timeout = lock_timeout_ms(conn)
+    attempts = swap_attempts()
+    pause = 0.5
+    for attempt in range(1, attempts + 1):
+        try:
+            with conn.transaction():
+                _lock(conn)
+                conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{timeout}ms")))
+                apply(conn)
+            return
+        except psycopg.errors.LockNotAvailable:
+            if attempt == attempts:
+                raise PublishError(
+                    f"{what}: gave up after {attempts} attempts, each waiting at most {timeout} ms for a view "
+                    f"that a reader holds; marts still serve the previous version. Sessions holding marts views: "
+                    f"{_lock_holders(conn)}") from None
+            log.info("%s: a reader holds a view; retrying in %.1f s (attempt %d of %d)", what, pause, attempt, attempts)
+            time.sleep(pause)
+            pause = min(pause * 2, 4.0)
 
 
 def publish(conn: psycopg.Connection, run_id: str, logical_date: date, candidate_schema: str | None = None,
             *, force_reason: str | None = None, decided_by: str | None = None) -> Decision:
-    """Publish the audited candidate atomically as a new version; log the decision.
+    """Publish the audited candidate as a new version; log the decision.
 
+    Three steps. (1) Under the publish lock, write the night's history rows at the new
+    version (invisible: every view still filters on the version it serves). (2) The
+    swap: repoint every view at the new version and log the decision, one short
+    transaction, retried on lock timeouts (`_swap`). (3) Retention. If the swap gives up,
+    the history rows stay unserved and the next publication serves them.
     `force_reason` marks the publication as an operator's override of a block (see
     force_publish, which checks that there is one to override).
     """
@@ -473,37 +619,50 @@ def publish(conn: psycopg.Connection, run_id: str, logical_date: date, candidate
         conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(PUBLISHED_SCHEMA)))
         version = _next_version(conn)
         state = _state(conn)
-        counts, written, reset = {}, {}, []
+        counts, written, reset, rebuilt, columns = {}, {}, [], {}, {}
         for mart in marts:
             shape = mart_shape(conn, candidate, mart)
+            columns[mart] = [c for c, _ in shape.public_columns]
             known = state.get(mart)
             same_shape = (known is not None and known["retired_at_version"] is None
                           and known["public_columns"] == shape.columns_json()
                           and list(known["key_columns"]) == shape.key_columns)
             if same_shape:
                 watermark, written[mart], counts[mart] = _publish_changes(conn, candidate, shape, known, version)
-                history_from = known["history_from_version"]
-                _point_view(conn, mart, [c for c, _ in shape.public_columns], version)
+                _save_state(conn, shape, watermark, counts[mart], known["history_from_version"], version)
             else:
-                watermark, written[mart] = _rebuild_history(conn, candidate, shape, version)
+                # Its state is saved by the swap, which is when the rebuilt table becomes its history.
+                watermark, written[mart] = _fill_rebuild(conn, candidate, shape, version)
                 counts[mart] = written[mart]
-                history_from = version
+                rebuilt[mart] = (shape, watermark)
                 if known is not None:
                     reset.append(mart)
-            _save_state(conn, shape, watermark, counts[mart], history_from, version)
-        for mart, info in state.items():
+    decision = Decision("published", run_id, logical_date, [], counts, version_label(version), version,
+                        sorted(reset), written, forced=force_reason is not None,
+                        force_reason=force_reason, decided_by=decided_by)
+
+    def apply(conn: psycopg.Connection) -> None:
+        for mart in sorted(marts):  # name order: the lock order every swap shares
+            if mart in rebuilt:
+                shape, watermark = rebuilt[mart]
+                _swap_rebuilt(conn, mart, columns[mart], version)
+                _save_state(conn, shape, watermark, counts[mart], version, version)
+            else:
+                _point_view(conn, mart, columns[mart], version)
+        for mart, info in _state(conn).items():
             if mart not in marts and info["retired_at_version"] is None:
                 _retire(conn, mart, version)
-        for stale in set(list_tables(conn, PUBLISHED_SCHEMA)) - set(marts):
+        for stale in sorted(set(list_tables(conn, PUBLISHED_SCHEMA)) - set(marts)):
             _drop_view(conn, stale)
         grant_published(conn)
-        decision = Decision("published", run_id, logical_date, [], counts, version_label(version), version,
-                            sorted(reset), written, forced=force_reason is not None,
-                            force_reason=force_reason, decided_by=decided_by)
         log_decision(conn, decision)
-        oldest = _apply_retention(conn, keep_versions())
-    log.info("published %s (rows %s, history rows written %s, history reset %s); oldest kept version %s",
-             decision.version_schema, counts, written, reset, oldest)
+
+    _swap(conn, apply, f"publishing {decision.version_schema}")
+    with conn.transaction():
+        _lock(conn)
+        kept = _apply_retention(conn)
+    log.info("published %s (rows %s, history rows written %s, history reset %s); kept versions %s",
+             decision.version_schema, counts, written, reset, kept)
     return decision
 
 
@@ -539,7 +698,8 @@ def force_publish(conn: psycopg.Connection, reason: str, operator: str, run_id: 
         if not schema_exists(conn, candidate):
             raise PublishError(f"candidate schema {candidate!r} does not exist: there is nothing to publish "
                                "(run the night again)")
-        published = publish(conn, run, day, candidate, force_reason=reason, decided_by=operator)
+    # The CLI holds the run lock (touchpoint.runlock), so no night decides in between.
+    published = publish(conn, run, day, candidate, force_reason=reason, decided_by=operator)
     log.warning("%s overrode the block of run %s (data date %s): published %s; reason: %s",
                 operator, run, day, published.version_schema, reason)
     return published
@@ -578,8 +738,49 @@ def block(conn: psycopg.Connection, run_id: str, logical_date: date, failed_chec
     return decision
 
 
-def rollback(conn: psycopg.Connection, run_id: str = "manual_rollback") -> Decision:
-    """Point `marts` back at the version published before the current one."""
+def parse_version(text: str) -> int:
+    """`42`, `marts_v000042` -> 42."""
+    value = text.strip().removeprefix(VERSION_PREFIX)
+    if not value.isdigit():
+        raise PublishError(f"{text!r} is not a version: give its number (42) or label ({version_label(42)}); "
+                           "`touchpoint versions` lists them")
+    return int(value)
+
+
+def _rollback_target(conn: psycopg.Connection, current_label: str, current_number: int,
+                     to: int | None) -> tuple[int, str, date, dict]:
+    kept = kept_versions(conn)
+    if to is not None:
+        if to == current_number:
+            raise PublishError(f"{version_label(to)} is the version marts serve now: nothing to do")
+        if to not in kept:
+            raise PublishError(f"{version_label(to)} is not a kept version (kept: "
+                               f"{', '.join(version_label(v) for v in kept) or 'none'}); see `touchpoint versions`")
+        return conn.execute(
+            "select version, version_schema, logical_date, mart_row_counts from ops.publication_log "
+            "where decision = 'published' and version = %s", (to,)).fetchone()
+    # The version before the served one by data date: the newest kept publication of an
+    # earlier data date that nobody has already rolled back from.
+    served_date = conn.execute("select logical_date from ops.publication_log where decision = 'published' "
+                               "and version = %s", (current_number,)).fetchone()
+    avoid = rolled_back_from(conn) | {current_number}
+    row = conn.execute(
+        "select version, version_schema, logical_date, mart_row_counts from ops.publication_log "
+        "where decision = 'published' and version = any(%s) and not (version = any(%s)) and logical_date < %s "
+        "order by logical_date desc, version desc limit 1",
+        (kept, sorted(avoid), served_date[0] if served_date else date.max)).fetchone()
+    if row is None:
+        raise PublishError(
+            f"nothing to roll back to: marts serve {current_label}"
+            f"{f' (data date {served_date[0]})' if served_date else ''} and no kept version of an earlier data "
+            "date remains that has not been rolled back from already. `touchpoint versions` lists the kept "
+            "versions; `touchpoint rollback --to <version>` serves one of them")
+    return row
+
+
+def rollback(conn: psycopg.Connection, run_id: str = "manual_rollback", to: int | str | None = None) -> Decision:
+    """Serve the version published before the one now served (by data date), or version `to`."""
+    target = parse_version(str(to)) if to is not None else None
     with conn.transaction():
         _lock(conn)
         current = _current(conn)
@@ -588,17 +789,7 @@ def rollback(conn: psycopg.Connection, run_id: str = "manual_rollback") -> Decis
         current_label, current_number = current
         if current_number is None:
             raise PublishError(f"{current_label} was published before marts_history existed; cannot roll back")
-        row = conn.execute(
-            "select version, version_schema, logical_date, mart_row_counts from ops.publication_log "
-            "where decision = 'published' and version < %s order by version desc limit 1",
-            (current_number,),
-        ).fetchone()
-        kept = {r[0] for r in conn.execute(
-            "select version from ops.publication_log where decision = 'published' and version is not null "
-            "order by version desc limit %s", (keep_versions(),)).fetchall()}
-        if row is None or row[0] not in kept:
-            raise PublishError(f"no earlier published version is kept (current is {current_label}); cannot roll back")
-        version, label, logical_date, counts = row
+        version, label, logical_date, counts = _rollback_target(conn, current_label, current_number, target)
         state = _state(conn)
         for mart in counts:
             info = state.get(mart)
@@ -607,14 +798,19 @@ def rollback(conn: psycopg.Connection, run_id: str = "manual_rollback") -> Decis
                 raise PublishError(
                     f"cannot roll back to {label}: mart {mart!r} changed its columns or grain at {since}, "
                     "and its history before that is gone")
-        for mart in counts:
-            columns = [c for c, _ in state[mart]["public_columns"]]
-            _point_view(conn, mart, columns, version)
-        for stale in set(list_tables(conn, PUBLISHED_SCHEMA)) - set(counts):
+    decision = Decision("rolled_back", run_id, logical_date, [], counts, label, version)
+
+    def apply(conn: psycopg.Connection) -> None:
+        if _current(conn) != current:
+            raise PublishError(f"marts changed version while rolling back (now {current_version(conn)}); run it again")
+        for mart in sorted(counts):
+            _point_view(conn, mart, [c for c, _ in state[mart]["public_columns"]], version)
+        for stale in sorted(set(list_tables(conn, PUBLISHED_SCHEMA)) - set(counts)):
             _drop_view(conn, stale)
         grant_published(conn)
-        decision = Decision("rolled_back", run_id, logical_date, [], counts, label, version)
         log_decision(conn, decision)
+
+    _swap(conn, apply, f"rolling back to {label}")
     log.info("rolled back marts from %s to %s", current_label, label)
     return decision
 

@@ -91,7 +91,8 @@ def test_a_mart_that_changes_columns_is_republished(fresh_conn):
     assert fresh_conn.execute("select to_regclass('marts.loyalty')").fetchone()[0] is None
 
 
-def test_old_versions_beyond_the_kept_ones_are_dropped(fresh_conn):
+def test_old_versions_beyond_the_kept_ones_are_dropped(fresh_conn, monkeypatch):
+    monkeypatch.setenv("TOUCHPOINT_KEEP_VERSIONS", "2")
     versions = []
     for night in range(4):
         build_candidate(fresh_conn, night + 1, f"n{night}")
@@ -102,7 +103,7 @@ def test_old_versions_beyond_the_kept_ones_are_dropped(fresh_conn):
     assert rows == [(versions[-2], 3), (versions[-1], 4)]
     assert rollback(fresh_conn).version == versions[-2]
     assert fresh_conn.execute("select count(*), min(label) from marts.customer_360").fetchone() == (3, "n2")
-    with pytest.raises(PublishError, match="no earlier published version is kept"):
+    with pytest.raises(PublishError, match="nothing to roll back to"):
         rollback(fresh_conn)
 
 
@@ -111,7 +112,7 @@ def test_rollback_without_history_is_a_clear_error(fresh_conn):
         rollback(fresh_conn)
     build_candidate(fresh_conn, 1, "only")
     publish(fresh_conn, "run1", date(2026, 11, 1), CANDIDATE)
-    with pytest.raises(PublishError, match="no earlier published version"):
+    with pytest.raises(PublishError, match="nothing to roll back to"):
         rollback(fresh_conn)
 
 
