@@ -33,6 +33,19 @@ PG_TYPES: dict[str, str] = {
     "json": "jsonb",
 }
 
+# The staging macro (dbt_project/macros/staging/normalize_identifiers.sql) that
+# normalises each identifier type; the identity graph matches on its output.
+IDENTIFIER_MACROS: dict[str, str] = {
+    "email": "normalize_email",
+    "phone": "normalize_phone_e164",
+    "account_id": "normalize_account_id",
+    "loyalty_member_id": "normalize_loyalty_member_id",
+    "loyalty_card": "normalize_loyalty_card",
+    "cookie_id": "normalize_device_id",
+    "app_instance_id": "normalize_device_id",
+    "social_handle": "normalize_social_handle_combined",
+}
+
 # Columns every raw table carries in addition to the contract's fields.
 LINEAGE_COLUMNS: list[tuple[str, str, str]] = [
     ("_load_id", "text not null", "Load (one per file version) that wrote the row; joins ops.load_manifest.load_id."),
@@ -59,6 +72,12 @@ class Field:
     maximum: float | None = None
     # Free-form format hint shown in docs (e.g. "E.164 or local KR phone").
     format: str | None = None
+    # Identity: the identifier type the field holds (a node type of the identity graph,
+    # docs/identity.md) and, when it is not the type's own macro on this field alone,
+    # the dbt macro call staging normalises it with. Erasure and the loader's
+    # suppression list find a person's raw rows through these (touchpoint/erase.py).
+    identifier: str | None = None
+    identifier_sql: str | None = None
 
     @property
     def pg_type(self) -> str:
@@ -105,6 +124,12 @@ class Contract:
     @property
     def pii_fields(self) -> list[str]:
         return [f.name for f in self.fields if f.pii]
+
+    @property
+    def identifier_fields(self) -> list[tuple[str, str]]:
+        """(identifier type, dbt macro call normalising it) of each identifier field."""
+        return [(f.identifier, f.identifier_sql or f"{IDENTIFIER_MACROS[f.identifier]}('{f.name}')")
+                for f in self.fields if f.identifier]
 
     @property
     def profiled_fields(self) -> list[str]:

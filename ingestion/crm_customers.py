@@ -10,9 +10,9 @@ CONTRACT = Contract(
     event_time_field="updated_at",
     watched_fields=("email", "phone"),
     fields=(
-        Field("account_id", "string", "CRM account identifier (also the web/app login user_id).", required=True, format="A + 8 digits"),
-        Field("email", "string", "Account email as typed by the customer (case/whitespace not normalised).", pii=True),
-        Field("phone", "string", "Mobile phone in any common KR format (010-1234-5678, +82 10-1234-5678, 01012345678).", pii=True),
+        Field("account_id", "string", "CRM account identifier (also the web/app login user_id).", required=True, format="A + 8 digits", identifier="account_id"),
+        Field("email", "string", "Account email as typed by the customer (case/whitespace not normalised).", pii=True, identifier="email"),
+        Field("phone", "string", "Mobile phone in any common KR format (010-1234-5678, +82 10-1234-5678, 01012345678).", pii=True, identifier="phone"),
         Field("name", "string", "Full name (Korean or English).", pii=True),
         Field("birth_year", "integer", "Year of birth.", minimum=1900, maximum=2026),
         Field("gender", "string", "Self-declared gender.", enum=("F", "M", "U")),
@@ -22,8 +22,8 @@ CONTRACT = Contract(
         Field("consent_email", "boolean", "Marketing consent for email at updated_at."),
         Field("consent_sms", "boolean", "Marketing consent for SMS/alimtalk at updated_at."),
         Field("consent_push", "boolean", "Marketing consent for app push at updated_at."),
-        Field("loyalty_member_id", "string", "Loyalty program member id when enrolled (links loyalty_events and POS cards).", format="M + 8 digits"),
-        Field("social_handle", "string", "Social handle the customer linked to the account, as platform:@handle.", pii=True),
+        Field("loyalty_member_id", "string", "Loyalty program member id when enrolled (links loyalty_events and POS cards).", format="M + 8 digits", identifier="loyalty_member_id"),
+        Field("social_handle", "string", "Social handle the customer linked to the account, as platform:@handle.", pii=True, identifier="social_handle"),
         Field("updated_at", "timestamp", "When this version of the account was written in the CRM.", required=True),
     ),
     example={

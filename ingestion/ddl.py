@@ -38,6 +38,11 @@ LOAD_MANIFEST_COLUMNS = (
     ("superseded_by", "text"),
     ("file_bytes", "bigint"),
     ("duration_ms", "integer"),
+    # Right to erasure: rows of the file the loader dropped because they carry an erased
+    # person's identifier (read = loaded + quarantined + suppressed), and rows removed
+    # from raw by `touchpoint erase` after loading (raw holds loaded - erased).
+    ("rows_suppressed", "integer not null default 0"),
+    ("rows_erased", "integer not null default 0"),
 )
 
 LOAD_MANIFEST_INDEXES = (

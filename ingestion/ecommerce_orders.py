@@ -13,9 +13,9 @@ CONTRACT = Contract(
     fields=(
         Field("order_id", "string", "Order id.", required=True),
         Field("order_number", "integer", "Human order number.", minimum=1, maximum=10_000_000_000),
-        Field("customer_id", "string", "CRM account id for logged-in checkouts; null for guest checkout."),
-        Field("email", "string", "Checkout email.", pii=True),
-        Field("phone", "string", "Checkout phone, any KR format.", pii=True),
+        Field("customer_id", "string", "CRM account id for logged-in checkouts; null for guest checkout.", identifier="account_id"),
+        Field("email", "string", "Checkout email.", pii=True, identifier="email"),
+        Field("phone", "string", "Checkout phone, any KR format.", pii=True, identifier="phone"),
         Field("created_at", "timestamp", "When the order was placed.", required=True),
         Field("updated_at", "timestamp", "When this version of the order was written.", required=True),
         Field("currency", "string", "ISO currency; the shop sells in KRW.", required=True, enum=("KRW",)),

@@ -15,7 +15,7 @@ CONTRACT = Contract(
         Field("occurred_at", "timestamp", "When the event happened.", required=True),
         Field("campaign_id", "string", "Campaign id.", required=True),
         Field("campaign_name", "string", "Campaign name (Korean or English)."),
-        Field("email", "string", "Recipient address as the ESP holds it.", required=True, pii=True),
+        Field("email", "string", "Recipient address as the ESP holds it.", required=True, pii=True, identifier="email"),
         Field("url", "string", "Clicked URL (click events), usually with UTM parameters."),
         Field("bounce_type", "string", "hard or soft (bounce events).", enum=("hard", "soft")),
         Field("user_agent", "string", "Client user agent (open and click events)."),

@@ -54,6 +54,7 @@ from ingestion.convert import (
 )
 from ingestion.profile import forget_load, profile_load
 from ingestion.registry import CONTRACTS, SOURCE_NAMES
+from ingestion.suppression import drop_suppressed_rows, redact_suppressed_quarantine, share_erasure_lock
 
 log = logging.getLogger("touchpoint.ingest")
 
@@ -98,6 +99,7 @@ class FileResult:
     replaced_load_id: str | None = None
     seconds: float = 0.0
     careful: bool = False  # PostgreSQL refused data in the fast path; loaded in careful mode
+    rows_suppressed: int = 0  # rows of an erased person, dropped (ingestion/suppression.py)
 
 
 # --------------------------------------------------------------------------------------------
@@ -861,6 +863,7 @@ def _load(conn: psycopg.Connection, contract: Contract, path: Path, rel: str, lo
             # Two loads of the same file never both apply: the second waits, then sees the manifest.
             cur.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))",
                         (f"touchpoint.ingest:{source}:{rel}",))
+            share_erasure_lock(cur)  # an erasure in progress finishes first (ingestion/suppression.py)
             cur.execute(
                 "select load_id, checksum from ops.load_manifest"
                 " where source = %s and file_path = %s and is_current for update",
@@ -872,11 +875,12 @@ def _load(conn: psycopg.Connection, contract: Contract, path: Path, rel: str, lo
             checksum = file_checksum(path) if current else None
             if current and current[1] == checksum:
                 row = cur.execute(
-                    "select rows_read, rows_loaded, rows_quarantined, coalesce(extra_fields, '{}'::jsonb)"
-                    " from ops.load_manifest where load_id = %s", (current[0],)).fetchone()
+                    "select rows_read, rows_loaded, rows_quarantined, coalesce(extra_fields, '{}'::jsonb),"
+                    " rows_suppressed from ops.load_manifest where load_id = %s", (current[0],)).fetchone()
                 q.close()
                 return FileResult(source, logical_date, rel, checksum, row[0], row[1], row[2], current[0],
-                                  "skipped", dict(row[3]), seconds=time.perf_counter() - started)
+                                  "skipped", dict(row[3]), seconds=time.perf_counter() - started,
+                                  rows_suppressed=row[4])
             cur.execute("select set_config('TimeZone', %s, true), set_config('DateStyle', 'ISO, YMD', true),"
                         " set_config('client_encoding', 'UTF8', true), now()", (contract.naive_timezone,))
             loaded_at = cur.fetchone()[3]
@@ -920,11 +924,16 @@ def _load(conn: psycopg.Connection, contract: Contract, path: Path, rel: str, lo
             checksum = parsed
             rows_read -= len(blanks.pending)  # trailing blank lines are not records
             blanks.dropped = len(blanks.pending)
+            # An erased person's rows are dropped before commit (right to erasure).
+            rows_suppressed = drop_suppressed_rows(cur, contract, load_id, loaded_at)
+            rows_loaded -= rows_suppressed
             rows_quarantined = q.copy_into(cur)
-            if rows_read != rows_loaded + rows_quarantined:
+            redact_suppressed_quarantine(cur, load_id)
+            if rows_read != rows_loaded + rows_quarantined + rows_suppressed:
                 raise LoadError(
                     f"{rel}: reconciliation failed: rows_read {rows_read} != rows_loaded {rows_loaded}"
-                    f" + rows_quarantined {rows_quarantined}; nothing from the file was loaded")
+                    f" + rows_quarantined {rows_quarantined} + rows_suppressed {rows_suppressed};"
+                    " nothing from the file was loaded")
             replaced = None
             if current:
                 replaced = current[0]
@@ -937,17 +946,19 @@ def _load(conn: psycopg.Connection, contract: Contract, path: Path, rel: str, lo
             cur.execute(
                 "insert into ops.load_manifest (load_id, source, logical_date, file_path, checksum, rows_read,"
                 " rows_loaded, rows_quarantined, extra_fields, is_current, loaded_at, status, replaces_load_id,"
-                " file_bytes, duration_ms) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, true, %s, 'loaded', %s, %s, %s)",
+                " file_bytes, duration_ms, rows_suppressed)"
+                " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, true, %s, 'loaded', %s, %s, %s, %s)",
                 (load_id, source, logical_date, rel, checksum, rows_read, rows_loaded, rows_quarantined,
                  Jsonb(extras) if extras else None, loaded_at, replaced, size,
-                 int((time.perf_counter() - started) * 1000)),
+                 int((time.perf_counter() - started) * 1000), rows_suppressed),
             )
             profile_load(cur, contract, load_id, logical_date, loaded_at)
     finally:
         q.close()
     seconds = time.perf_counter() - started
-    log.info("%s: read %d, loaded %d, quarantined %d%s (%.2fs, %s)", rel, rows_read, rows_loaded,
-             rows_quarantined, f", replaced {replaced}" if replaced else "", seconds, load_id)
+    log.info("%s: read %d, loaded %d, quarantined %d%s%s (%.2fs, %s)", rel, rows_read, rows_loaded,
+             rows_quarantined, f", suppressed {rows_suppressed} (erased people)" if rows_suppressed else "",
+             f", replaced {replaced}" if replaced else "", seconds, load_id)
     if blanks.dropped:
         log.info("%s: ignored %d blank line(s) at the end of the file", rel, blanks.dropped)
     if extras:
@@ -959,7 +970,7 @@ def _load(conn: psycopg.Connection, contract: Contract, path: Path, rel: str, lo
         for line_number, reason in q.examples:
             log.warning("%s: line %d quarantined: %s", rel, line_number, reason)
     return FileResult(source, logical_date, rel, checksum, rows_read, rows_loaded, rows_quarantined, load_id,
-                      "replaced" if replaced else "loaded", extras, replaced, seconds, careful)
+                      "replaced" if replaced else "loaded", extras, replaced, seconds, careful, rows_suppressed)
 
 
 def ingest(logical_date: date, sources: list[str] | None = None, landing_dir: Path | None = None,

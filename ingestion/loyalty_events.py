@@ -9,8 +9,8 @@ CONTRACT = Contract(
     event_time_field="occurred_at",
     fields=(
         Field("event_id", "string", "Ledger entry id.", required=True),
-        Field("member_id", "string", "Loyalty member id (CRM loyalty_member_id).", required=True),
-        Field("card_number", "string", "Physical/virtual card number of the member (16 digits).", pii=True),
+        Field("member_id", "string", "Loyalty member id (CRM loyalty_member_id).", required=True, identifier="loyalty_member_id"),
+        Field("card_number", "string", "Physical/virtual card number of the member (16 digits).", pii=True, identifier="loyalty_card"),
         Field("event_type", "string", "Ledger entry type.", required=True, enum=("enroll", "earn", "redeem", "expire", "tier_change")),
         Field("points", "integer", "Points delta (positive earn, negative redeem/expire, 0 otherwise).", required=True, minimum=-10_000_000, maximum=10_000_000),
         Field("tier_before", "string", "Tier before a tier_change.", enum=("basic", "silver", "gold", "vip")),

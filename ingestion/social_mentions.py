@@ -11,7 +11,7 @@ CONTRACT = Contract(
     fields=(
         Field("mention_id", "string", "Listening tool's post id.", required=True),
         Field("platform", "string", "Social platform.", required=True, enum=("instagram", "facebook", "x", "youtube", "naver_blog")),
-        Field("handle", "string", "Author handle, @name.", required=True, pii=True),
+        Field("handle", "string", "Author handle, @name.", required=True, pii=True, identifier="social_handle", identifier_sql="normalize_social_handle('platform', 'handle')"),
         Field("author_name", "string", "Author display name.", pii=True),
         Field("text", "string", "Post text (Korean or English).", pii=True),
         Field("posted_at", "timestamp", "When the post was published.", required=True),

@@ -17,7 +17,7 @@ CONTRACT = Contract(
         Field("region", "string", "Store region (Seoul, Gyeonggi, Busan, ...)."),
         Field("transaction_local_time", "timestamp", "Receipt time, naive store-local time.", required=True),
         Field("transaction_type", "string", "Sale or return.", required=True, enum=("sale", "return")),
-        Field("loyalty_card_number", "string", "Loyalty card scanned at the till (16 digits), when presented.", pii=True),
+        Field("loyalty_card_number", "string", "Loyalty card scanned at the till (16 digits), when presented.", pii=True, identifier="loyalty_card"),
         Field("line_items", "json", "[{sku, product_name, quantity, unit_price_krw, discount_krw}].", required=True),
         Field("subtotal_krw", "numeric", "Sum of line amounts before discounts, KRW (negative for returns).", required=True, minimum=-100_000_000, maximum=100_000_000),
         Field("discount_krw", "numeric", "Total discount, KRW.", minimum=-100_000_000, maximum=100_000_000),

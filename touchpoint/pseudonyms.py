@@ -33,8 +33,14 @@ BLOCK_SIZE = 64  # SHA-256's block size in bytes
 # are dropped, so the next night builds them in full and publication re-versions them).
 PSEUDONYMISED_MARTS = ("customer_identity_map", "customer_360")
 
-KEY_TABLE_DDL = """
-create table if not exists identity.pseudonym_key (
+KEY_TABLE = "identity.pseudonym_key"
+# The key of the erasure suppression list (touchpoint/erase.py): same shape, but never
+# rotated and never leaves the warehouse, so a suppressed identifier stays suppressed
+# across pseudonym key rotations; its hashes mean nothing outside this warehouse.
+ERASURE_KEY_TABLE = "identity.erasure_key"
+
+KEY_TABLE_DDL_TEMPLATE = """
+create table if not exists {table} (
     key_id smallint primary key default 1 check (key_id = 1),
     fingerprint text not null,
     inner_pad bytea not null,
@@ -42,6 +48,7 @@ create table if not exists identity.pseudonym_key (
     created_at timestamptz not null default now()
 )
 """
+KEY_TABLE_DDL = KEY_TABLE_DDL_TEMPLATE.format(table=KEY_TABLE)
 
 
 class PseudonymKeyError(RuntimeError):
@@ -101,22 +108,34 @@ def pseudonym(value: str, key_pads: tuple[bytes, bytes]) -> str:
 
 def warehouse_pads(conn: psycopg.Connection) -> tuple[bytes, bytes]:
     """The pads of the key the warehouse's marts are built with."""
-    row = conn.execute("select inner_pad, outer_pad from identity.pseudonym_key").fetchone()
+    row = conn.execute(f"select inner_pad, outer_pad from {KEY_TABLE}").fetchone()
     if row is None:
         raise PseudonymKeyError("this warehouse has no pseudonym key yet: run `touchpoint warehouse start` "
                                 "or any pipeline step, which stores one")
     return bytes(row[0]), bytes(row[1])
 
 
-def _stored(conn: psycopg.Connection) -> str | None:
-    row = conn.execute("select fingerprint from identity.pseudonym_key").fetchone()
+def erasure_pads(conn: psycopg.Connection) -> tuple[bytes, bytes]:
+    """The pads of the warehouse's erasure key; a random one is stored on first use.
+
+    Call inside the transaction that uses it: two first uses at once agree on one key."""
+    conn.execute(KEY_TABLE_DDL_TEMPLATE.format(table=ERASURE_KEY_TABLE))
+    conn.execute("select pg_advisory_xact_lock(hashtext('touchpoint.erasure_key'))")
+    if _stored(conn, ERASURE_KEY_TABLE) is None:
+        _store(conn, secrets.token_bytes(32), ERASURE_KEY_TABLE)
+    row = conn.execute(f"select inner_pad, outer_pad from {ERASURE_KEY_TABLE}").fetchone()
+    return bytes(row[0]), bytes(row[1])
+
+
+def _stored(conn: psycopg.Connection, table: str = KEY_TABLE) -> str | None:
+    row = conn.execute(f"select fingerprint from {table}").fetchone()
     return row[0] if row else None
 
 
-def _store(conn: psycopg.Connection, value: bytes) -> None:
+def _store(conn: psycopg.Connection, value: bytes, table: str = KEY_TABLE) -> None:
     inner, outer = pads(value)
     conn.execute(
-        "insert into identity.pseudonym_key (key_id, fingerprint, inner_pad, outer_pad) values (1, %s, %s, %s)"
+        f"insert into {table} (key_id, fingerprint, inner_pad, outer_pad) values (1, %s, %s, %s)"
         " on conflict (key_id) do update set fingerprint = excluded.fingerprint, inner_pad = excluded.inner_pad,"
         " outer_pad = excluded.outer_pad, created_at = now()",
         (fingerprint(value), inner, outer))
