@@ -128,6 +128,41 @@ create table if not exists ops.source_freshness (
 """
 
 
+# Right to erasure (touchpoint/erase.py). One row per `touchpoint erase` request: what
+# kind of identifier was given, how many customers and rows per table it removed, which
+# landing files still hold the person. No PII: `subject_hmac` is a keyed hash (the
+# erasure key) of the identifier given, so a repeated request can be recognised.
+ERASURE_LOG_DDL = """
+create table if not exists ops.erasure_log (
+    erasure_id bigserial primary key,
+    requested_at timestamptz not null default now(),
+    requested_by text not null,
+    identifier_kind text not null
+        check (identifier_kind in ('email', 'phone', 'account_id', 'customer_id')),
+    subject_hmac text not null,
+    customers_affected integer not null,
+    identifiers_suppressed integer not null,
+    rows_deleted jsonb not null default '{}'::jsonb,
+    rows_redacted jsonb not null default '{}'::jsonb,
+    landing_files jsonb not null default '[]'::jsonb,
+    dry_run boolean not null
+)
+"""
+
+# Keyed hashes (identity.erasure_key) of every identifier of an erased person: the loader
+# drops raw rows carrying one, so a re-delivered file or a full reload does not bring
+# the person back (ingestion/suppression.py).
+ERASURE_SUPPRESSION_DDL = """
+create table if not exists ops.erasure_suppression (
+    identifier_type text not null,
+    identifier_hmac text not null,
+    erasure_id bigint not null,
+    suppressed_at timestamptz not null default now(),
+    primary key (identifier_type, identifier_hmac)
+)
+"""
+
+
 def ensure_warehouse(conn: psycopg.Connection) -> None:
     # Serialise concurrent bootstraps (parallel ingest tasks start together).
     conn.execute("select pg_advisory_xact_lock(hashtext('touchpoint.bootstrap'))")
@@ -139,5 +174,7 @@ def ensure_warehouse(conn: psycopg.Connection) -> None:
     conn.execute(MART_PUBLICATION_STATE_DDL)
     conn.execute(METRIC_VALUES_DDL)
     conn.execute(SOURCE_FRESHNESS_DDL)
+    conn.execute(ERASURE_LOG_DDL)
+    conn.execute(ERASURE_SUPPRESSION_DDL)
     ensure_ingestion_tables(conn)
     ensure_key(conn)

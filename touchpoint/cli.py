@@ -248,6 +248,16 @@ def build_parser() -> argparse.ArgumentParser:
     identity_command.add_arguments(p)
     p.set_defaults(func=identity_command.run)
 
+    p = sub.add_parser("erase", help="right to erasure: remove one person everywhere, keep them out (logged, no PII)",
+                       description="Deletes or redacts the person's rows in raw, staging, intermediate, identity, "
+                                   "the candidate marts and every kept published version, suppresses their "
+                                   "identifiers in later loads, and lists the landing files that still hold them. "
+                                   "See docs/security.md#erasure.")
+    from touchpoint import erase as erase_command
+
+    erase_command.add_arguments(p)
+    p.set_defaults(func=erase_command.run)
+
     p = sub.add_parser("ingest", help="load a date's landing files into raw")
     from ingestion import loader
 
