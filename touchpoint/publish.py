@@ -9,32 +9,37 @@ with `_` are internal and never published.
 Published row versions live in `marts_history.<mart>` (restricted, like staging): the
 public columns plus `_valid_from_version` / `_valid_to_version`, the publication
 version numbers a row version is visible from (inclusive) and until (exclusive; null =
-still current). BI reads only the views in `marts`; the view of version N is
+still current). The served version is one row, `marts_history.served_version`. BI
+reads only the views in `marts`, each
 
-    select <public columns> from marts_history.<mart>
-    where _valid_from_version <= N and (_valid_to_version is null or _valid_to_version > N)
+    select <public columns> from marts_history.<mart> as history
+    where history._valid_from_version <= (served version)
+      and (history._valid_to_version is null or history._valid_to_version > (served version))
 
 Publishing version N, per mart, under the publish advisory lock: the candidate rows
 with `_changed_at` past the mart's last published watermark whose public columns
 differ from the current history row close that row (valid_to = N) and get a new one
 (valid_from = N); current keys gone from the candidate (an anti-join on the key) are
-closed. Those writes commit first and are invisible (the views still filter on the
-served version). Then the swap, one short transaction: every view is `create or
-replace`d at N in name order, each lock waited for at most `lock_timeout`, and the
-decision is logged; a timeout rolls the swap back and retries it (see `_swap`), so BI
-readers never queue behind a long query on another mart and a BI transaction never
-deadlocks with it. So a night writes what changed, never a copy of the mart. A mart
-table without `_changed_at` is diffed in full (correct, but O(size)); one without a
-unique index is replaced in full (every current row closed and reinserted).
+closed. Those writes commit first and are invisible (the views show the served
+version). Then the swap, one short transaction: the served version becomes N and the
+decision is logged. Moving the served version is an ordinary row update: no view is
+locked, so no BI reader ever waits for a publication or a rollback, and a BI
+transaction cannot deadlock with one. Only DDL (a new mart, a rebuilt history, a
+retired mart) locks its view, each with a short `lock_timeout` in name order; a
+timeout rolls the swap back and retries it (see `_swap`). So a night writes what
+changed, never a copy of the mart. A mart table without `_changed_at` is diffed in full
+(correct, but O(size)); one without a unique index is replaced in full (every current
+row closed and reinserted).
 
 Why views over a history store rather than renaming schemas: PostgreSQL views bind to
 tables by OID, so a view a BI user built on `marts.customer_360` would silently follow
-a renamed table to the *old* data. Views in `marts` are replaced in place
-(`create or replace view` keeps their OID), so dependants follow the published
-version, and every mart swaps in one commit: a query sees all of the previous version
-or all of the new one. A blocked night touches no history row and no view.
+a renamed table to the *old* data. Views in `marts` stay (a changed view is `create or
+replace`d, which keeps its OID), so dependants follow the published version, and every
+mart swaps in one commit: a query sees all of the previous version or all of the new
+one (its statement snapshot reads one served version). A blocked night touches no
+history row and no view.
 
-Rollback repoints the views at an earlier kept version: by default the newest kept
+Rollback serves an earlier kept version: by default the newest kept
 version of an earlier data date that nobody has rolled back from, or the one named
 (`--to`). Retention keeps, for the `TOUCHPOINT_KEEP_VERSIONS` (default 7) most recent
 data dates, the newest version of each (a same-date rerun replaces its own night's
@@ -285,16 +290,61 @@ def _history(table: str) -> sql.Identifier:
     return sql.Identifier(HISTORY_SCHEMA, table)
 
 
-def _visible_at(version: int) -> sql.Composable:
-    return sql.SQL("{vf} <= {n} and ({vt} is null or {vt} > {n})").format(
-        vf=sql.Identifier(VALID_FROM), vt=sql.Identifier(VALID_TO), n=sql.Literal(version))
+SERVED_TABLE = "served_version"
+SERVED_DDL = f"""
+create table if not exists {HISTORY_SCHEMA}.{SERVED_TABLE} (
+    served_id smallint primary key default 1 check (served_id = 1),
+    version bigint not null,
+    updated_at timestamptz not null default now()
+)
+"""
 
 
-def _point_view(conn: psycopg.Connection, mart: str, columns: list[str], version: int,
-                history_table: str | None = None) -> None:
-    """`marts.<mart>` = the history of `mart` as of `version` (keeps the view's OID)."""
-    source = _history(history_table or mart)
-    target = sql.SQL("select {} from {} where ").format(_ids(columns), source) + _visible_at(version)
+def _visible_served() -> sql.Composable:
+    """Visible in the served version, read from marts_history.served_version by every view."""
+    served = sql.SQL("(select served.version from {} as served)").format(_history(SERVED_TABLE))
+    return sql.SQL("history.{vf} <= {served} and (history.{vt} is null or history.{vt} > {served})").format(
+        vf=sql.Identifier(VALID_FROM), vt=sql.Identifier(VALID_TO), served=served)
+
+
+def _serve(conn: psycopg.Connection, version: int) -> None:
+    """What every view shows changes here: one row, no lock on any view."""
+    conn.execute(SERVED_DDL)
+    conn.execute(sql.SQL(
+        "insert into {} (version) values ({}) on conflict (served_id) do update "
+        "set version = excluded.version, updated_at = now()").format(_history(SERVED_TABLE), sql.Literal(version)))
+
+
+def _view_is_current(conn: psycopg.Connection, mart: str, columns: list[str], history_table: str) -> bool:
+    """The view already reads `history_table` through served_version, with exactly `columns`."""
+    view = _qualified(PUBLISHED_SCHEMA, mart)
+    if conn.execute("select to_regclass(%s)", (view,)).fetchone()[0] is None:
+        return False
+    view_columns = [r[0] for r in conn.execute(
+        "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 and not attisdropped "
+        "order by attnum", (view,)).fetchall()]
+    if view_columns != columns:
+        return False
+    reads = {r[0] for r in conn.execute(
+        "select depend.refobjid::regclass::text from pg_rewrite as rule "
+        "join pg_depend as depend on depend.classid = 'pg_rewrite'::regclass and depend.objid = rule.oid "
+        "where rule.ev_class = %s::regclass and depend.refclassid = 'pg_class'::regclass", (view,)).fetchall()}
+    wanted = {conn.execute("select %s::regclass::text", (_qualified(HISTORY_SCHEMA, t),)).fetchone()[0]
+              for t in (history_table, SERVED_TABLE)}
+    return wanted <= reads
+
+
+def _point_view(conn: psycopg.Connection, mart: str, columns: list[str], history_table: str | None = None) -> None:
+    """`marts.<mart>` = the history of `mart` as of the served version (keeps the view's OID).
+
+    Only a new mart, a new history table or changed columns need DDL (and so the view's
+    lock); a night that only moves the served version leaves the view alone.
+    """
+    table = history_table or mart
+    if _view_is_current(conn, mart, columns, table):
+        return
+    target = sql.SQL("select {} from {} as history where ").format(
+        _prefixed("history", columns), _history(table)) + _visible_served()
     view = sql.Identifier(PUBLISHED_SCHEMA, mart)
     try:
         with conn.transaction():  # savepoint: columns may have changed shape
@@ -343,10 +393,10 @@ def _rebuild_name(mart: str) -> str:
     return f"{mart}__rebuild"
 
 
-def _swap_rebuilt(conn: psycopg.Connection, mart: str, columns: list[str], version: int) -> None:
+def _swap_rebuilt(conn: psycopg.Connection, mart: str, columns: list[str]) -> None:
     """Serve a rebuilt history: the view reads `<mart>__rebuild`, which then takes the mart's name."""
     staging_name = _rebuild_name(mart)
-    _point_view(conn, mart, columns, version, staging_name)
+    _point_view(conn, mart, columns, staging_name)
     conn.execute(sql.SQL("drop table if exists {}").format(_history(mart)))
     conn.execute(sql.SQL("alter table {} rename to {}").format(_history(staging_name), sql.Identifier(mart)))
     conn.execute(sql.SQL("alter index if exists {} rename to {}").format(
@@ -564,14 +614,15 @@ def _lock_holders(conn: psycopg.Connection) -> str:
 
 
 def _swap(conn: psycopg.Connection, apply, what: str) -> None:
-    """Run `apply(conn)` (view changes + the decision's log row) in one short transaction.
+    """Run `apply(conn)` (served version, any view DDL, the decision's log row) in one short transaction.
 
-    Every view is locked in name order, each with a short lock_timeout: a long BI query
-    on one view delays the swap, never the readers of the others for longer than that
-    timeout, and a BI transaction that holds one view while asking for another never
-    deadlocks with the swap. On a timeout the whole swap rolls back (BI keeps the version
-    it had) and is retried with a growing pause; after the last attempt, PublishError
-    names the sessions in the way.
+    Normally it locks no view at all (see _point_view). When a view needs DDL, its lock
+    is waited for at most lock_timeout, views in name order: a long BI query on one view
+    delays the swap, never the readers of the others for longer than that timeout, and
+    a BI transaction that holds one view while asking for another does not deadlock
+    with the swap. On a timeout the whole swap rolls back (BI keeps the version it had)
+    and is retried with a growing pause; after the last attempt, PublishError names the
+    sessions in the way.
     """
     timeout = lock_timeout_ms(conn)
     attempts = swap_attempts()
@@ -642,13 +693,15 @@ def publish(conn: psycopg.Connection, run_id: str, logical_date: date, candidate
                         force_reason=force_reason, decided_by=decided_by)
 
     def apply(conn: psycopg.Connection) -> None:
+        conn.execute(SERVED_DDL)
         for mart in sorted(marts):  # name order: the lock order every swap shares
             if mart in rebuilt:
                 shape, watermark = rebuilt[mart]
-                _swap_rebuilt(conn, mart, columns[mart], version)
+                _swap_rebuilt(conn, mart, columns[mart])
                 _save_state(conn, shape, watermark, counts[mart], version, version)
             else:
-                _point_view(conn, mart, columns[mart], version)
+                _point_view(conn, mart, columns[mart])
+        _serve(conn, version)
         for mart, info in _state(conn).items():
             if mart not in marts and info["retired_at_version"] is None:
                 _retire(conn, mart, version)
@@ -803,8 +856,10 @@ def rollback(conn: psycopg.Connection, run_id: str = "manual_rollback", to: int 
     def apply(conn: psycopg.Connection) -> None:
         if _current(conn) != current:
             raise PublishError(f"marts changed version while rolling back (now {current_version(conn)}); run it again")
+        conn.execute(SERVED_DDL)
         for mart in sorted(counts):
-            _point_view(conn, mart, [c for c, _ in state[mart]["public_columns"]], version)
+            _point_view(conn, mart, [c for c, _ in state[mart]["public_columns"]])
+        _serve(conn, version)
         for stale in sorted(set(list_tables(conn, PUBLISHED_SCHEMA)) - set(counts)):
             _drop_view(conn, stale)
         grant_published(conn)
