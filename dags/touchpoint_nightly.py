@@ -89,8 +89,9 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     default_args=default_args,
-    # A failed run (a blocked night fails: the audit raises) alerts the configured channels.
-    on_failure_callback=alerts.night_failure_notifiers() or None,
+    # A failed run (a blocked night fails: the audit raises) alerts the configured channels
+    # and frees the warehouse for the next run (touchpoint/runlock.py).
+    on_failure_callback=[*alerts.night_failure_notifiers(), pipeline.release_night_lease],
     params={
         "data_date": Param(None, type=["null", "string"], description="Delivery date YYYY-MM-DD to process"),
         "full_refresh": Param(False, type="boolean", description="Rebuild every model and identity from raw"),
@@ -188,7 +189,7 @@ with DAG(
 
     @task
     def resolve_identities(**context) -> dict:
-        return pipeline.resolve_identities(full=full_refresh_requested(context))
+        return pipeline.resolve_identities(full=full_refresh_requested(context), run_id=context["run_id"])
 
     transform = DbtTaskGroup(
         group_id="transform",

@@ -97,7 +97,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         dates = dates_between(args.start, args.end)
     else:
         raise SystemExit("touchpoint run: give --date YYYY-MM-DD, or --start D1 --end D2 for a backfill")
-    outcomes = run(dates, verbose=args.verbose_airflow, full_refresh=args.full_refresh)
+    from touchpoint.runlock import RunLockHeld
+
+    try:
+        outcomes = run(dates, verbose=args.verbose_airflow, full_refresh=args.full_refresh, wait_seconds=args.wait)
+    except RunLockHeld as exc:
+        print(f"touchpoint run: not started: {exc}", file=sys.stderr)
+        return 75  # EX_TEMPFAIL: try again later
     failed = [o for o in outcomes if o.state != "success"]
     if failed or len(outcomes) < len(dates):
         first = failed[0] if failed else None
@@ -115,11 +121,33 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     with connect(autocommit=True) as conn:
         ensure_warehouse(conn)  # publication_log columns added since the warehouse was built
         try:
-            decision = rollback(conn)
+            decision = rollback(conn, to=args.to)
         except PublishError as exc:
             print(f"touchpoint rollback: {exc}", file=sys.stderr)
             return 1
     print(f"marts now serve {decision.version_schema} (data date {decision.logical_date}): {decision.mart_row_counts}")
+    return 0
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    from touchpoint.bootstrap import ensure_warehouse
+    from touchpoint.db import connect
+    from touchpoint.publish import keep_versions, list_versions
+
+    with connect(autocommit=True) as conn:
+        ensure_warehouse(conn)
+        versions = list_versions(conn)
+    if not versions:
+        print("nothing has been published yet")
+        return 0
+    print(f"kept versions (newest publication of each of the last {keep_versions()} data dates, "
+          "plus the served one; TOUCHPOINT_KEEP_VERSIONS):")
+    print(f"  {'version':<14} {'data date':<10}  {'published at (UTC)':<19}  run id")
+    for v in versions:
+        notes = [n for n, on in (("served", v.is_served), ("rolled back from", v.was_rolled_back_from),
+                                 ("forced", v.forced)) if on]
+        print(f"{'*' if v.is_served else ' '} {v.label:<14} {v.logical_date!s:<10}  "
+              f"{v.published_at:%Y-%m-%d %H:%M:%S}  {v.run_id}{'  (' + ', '.join(notes) + ')' if notes else ''}")
     return 0
 
 
@@ -135,12 +163,16 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from touchpoint.db import connect
     from touchpoint.publish import PublishError, force_publish, operator_name
 
+    from touchpoint.runlock import RunLockHeld, exclusive_run
+
     operator = operator_name()
     try:
-        with connect(autocommit=True) as conn:
+        # Under the run lock: a night building its candidate meanwhile must not be published half-built.
+        with exclusive_run(warehouse.url(), f"touchpoint publish --force by {operator}"), \
+                connect(autocommit=True) as conn:
             ensure_warehouse(conn)  # a warehouse from before the override columns
             decision = force_publish(conn, args.reason or "", operator, run_id=args.run_id, logical_date=args.date)
-    except PublishError as exc:
+    except (PublishError, RunLockHeld) as exc:
         print(f"touchpoint publish: refused: {exc}", file=sys.stderr)
         return 1
     print(f"published {decision.version_schema} for run {decision.run_id} (data date {decision.logical_date}) "
@@ -207,10 +239,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-refresh", action="store_true",
                    help="rebuild every model and identity from raw (dbt build --full-refresh; the identity "
                         "resolver with full=True); with --start/--end, the first date only")
+    p.add_argument("--wait", type=float, metavar="SECONDS",
+                   help="if another run holds this warehouse, wait up to SECONDS for it (default "
+                        "TOUCHPOINT_RUN_LOCK_WAIT, else 0: exit 75 at once with who holds it)")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("rollback", help="serve the previously published version of the marts")
+    p = sub.add_parser("rollback", help="serve the version published before the one now served",
+                       description="Serves the newest kept version of an earlier data date that has not been "
+                                   "rolled back from already, or the version given by --to. "
+                                   "`touchpoint versions` lists the kept versions.")
+    p.add_argument("--to", metavar="VERSION", help="the version to serve: its number (42) or label (marts_v000042)")
     p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("versions", help="list the published versions kept for rollback (the served one starred)")
+    p.set_defaults(func=cmd_versions)
 
     p = sub.add_parser("publish", help="override a blocked night: publish its candidate marts (logged)",
                        description="The audit decides publication. `touchpoint publish --force --reason ...` "

@@ -6,7 +6,10 @@ itself, so a step runs the same from Airflow, from `touchpoint run` or from a te
 from __future__ import annotations
 
 import logging
+import os
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,6 +41,36 @@ def data_date_for(conf: dict | None, data_interval_start: datetime | None, logic
     if anchor is None:
         raise ValueError("cannot tell which data date to process: no data_date in conf and no data interval")
     return anchor.astimezone(BUSINESS_TZ).date()
+
+
+# Under a scheduler, a task of the candidate or publish stages waits this long for another
+# run to finish with the warehouse (TOUCHPOINT_RUN_LOCK_WAIT overrides), then fails.
+TASK_LOCK_WAIT_SECONDS = 1800
+
+
+@contextmanager
+def night_lock(run_id: str, step: str) -> Iterator[bool]:
+    """The warehouse's run lock for one step of night `run_id` (touchpoint/runlock.py).
+
+    Yields True when this step took the lock itself (a scheduled task), False when a
+    parent holds it for the whole night (`touchpoint run`).
+    """
+    from touchpoint.runlock import WAIT_ENV, exclusive_run
+
+    wait = None if os.environ.get(WAIT_ENV) else TASK_LOCK_WAIT_SECONDS
+    with exclusive_run(warehouse.url(), f"DAG run {run_id}: {step}", wait_seconds=wait, run_id=run_id) as holder:
+        yield holder is not None
+
+
+def release_night_lease(context: dict) -> None:
+    """DAG on_failure_callback: a failed night frees the warehouse for the next run."""
+    from touchpoint.runlock import release_lease
+
+    try:
+        with _connect() as conn:
+            release_lease(conn, context.get("run_id") or "")
+    except Exception:  # noqa: BLE001 - a callback must never raise
+        log.exception("could not release the run lease of %s", context.get("run_id"))
 
 
 def _connect() -> psycopg.Connection:
@@ -79,9 +112,14 @@ def prepare_candidate(run_id: str, full_refresh: bool = False) -> None:
     from touchpoint.config import settings
     from touchpoint.publish import guard_candidate, reset_candidate
 
+    from touchpoint.runlock import take_lease
+
     candidate = settings().candidate_schema
-    with _connect() as conn:
+    with night_lock(run_id, "prepare_candidate") as scheduled, _connect() as conn:
         ensure_warehouse(conn)
+        if scheduled:
+            # The lock ends with this task; the lease keeps other runs out until the night is decided.
+            take_lease(conn, run_id, f"DAG run {run_id}")
         if full_refresh:
             reset_candidate(conn, candidate)
         else:
@@ -90,22 +128,29 @@ def prepare_candidate(run_id: str, full_refresh: bool = False) -> None:
             conn.execute("delete from ops.dbt_results where run_key = %s", (run_id,))
 
 
-def resolve_identities(full: bool = False) -> dict[str, Any]:
+def resolve_identities(full: bool = False, run_id: str | None = None) -> dict[str, Any]:
     """Fold the night's new identifier edges into stable customer ids (identity schema).
 
     `full` (a full-refresh run) re-resolves every edge from scratch instead.
     """
     from touchpoint.identity.resolve import resolve
 
-    stats = resolve(warehouse.url(), full=full)
+    with night_lock(run_id or "manual", "resolve_identities"):
+        stats = resolve(warehouse.url(), full=full)
     log.info("identity resolution: %s", {k: v for k, v in stats.items() if k != "timings"})
     return {k: v for k, v in stats.items() if isinstance(v, (int, float, str, type(None)))}
 
 
 def audit_and_decide(run_id: str, data_date: date) -> int:
     """Run every check; on any failure log `blocked` and raise so the DAG run fails."""
+    with night_lock(run_id, "audit"):
+        return _audit_and_decide(run_id, data_date)
+
+
+def _audit_and_decide(run_id: str, data_date: date) -> int:
     from touchpoint.audit import audit
     from touchpoint.publish import block
+    from touchpoint.runlock import release_lease
 
     url = warehouse.url()
     try:
@@ -120,6 +165,7 @@ def audit_and_decide(run_id: str, data_date: date) -> int:
     if blocking:
         with psycopg.connect(url, autocommit=True) as conn:
             block(conn, run_id, data_date, blocking)
+            release_lease(conn, run_id)  # the night is decided
         _report_quietly(run_id, data_date)
         raise PublicationBlocked(verdict_text(blocking))
     return 0
@@ -158,9 +204,11 @@ def check_source_freshness(run_id: str, data_date: date) -> list[dict]:
 
 def publish_marts(run_id: str, data_date: date) -> dict[str, Any]:
     from touchpoint.publish import publish
+    from touchpoint.runlock import release_lease
 
-    with _connect() as conn:
+    with night_lock(run_id, "publish"), _connect() as conn:
         decision = publish(conn, run_id, data_date)
+        release_lease(conn, run_id)
     _report_quietly(run_id, data_date)
     return {"version_schema": decision.version_schema, "mart_row_counts": decision.mart_row_counts,
             "history_rows_written": decision.rows_written, "history_reset": decision.history_reset}

@@ -113,24 +113,32 @@ def _print_failure_excerpt(log_file) -> None:
         print("  " + line[:400], file=sys.stderr)
 
 
-def run(dates: list[date], verbose: bool = False, full_refresh: bool = False) -> list[RunOutcome]:
-    """Run the nightly DAG for each date in order.
+def run(dates: list[date], verbose: bool = False, full_refresh: bool = False,
+        wait_seconds: float | None = None) -> list[RunOutcome]:
+    """Run the nightly DAG for each date in order, holding the warehouse's run lock.
 
     `full_refresh` rebuilds from raw on the first date only (every model with dbt's
     --full-refresh, every identity re-resolved); later dates of a backfill build on it
-    incrementally, as scheduled nights would.
+    incrementally, as scheduled nights would. Another run holding the warehouse makes it
+    wait up to `wait_seconds` (default TOUCHPOINT_RUN_LOCK_WAIT, else 0), then raise
+    RunLockHeld before anything is touched.
     """
+    from touchpoint.runlock import HOLDER_ENV, exclusive_run
     from touchpoint.summary import print_summary
 
     url = warehouse.start()
-    env = prepare(url)
-    outcomes = []
-    for index, day in enumerate(dates):
-        refresh = full_refresh and index == 0
-        print(f"== touchpoint_nightly for data date {day}{' (full refresh)' if refresh else ''} ==", flush=True)
-        outcome = run_date(day, env, verbose, full_refresh=refresh)
-        print_summary(url, outcome)
-        outcomes.append(outcome)
-        if outcome.state != "success" and os.environ.get("TOUCHPOINT_CONTINUE_ON_FAILURE") != "1":
-            break  # later dates build on this one: stop the backfill at the first failure
+    what = f"touchpoint run {dates[0]}" + (f"..{dates[-1]}" if len(dates) > 1 else "")
+    with exclusive_run(url, what, wait_seconds=wait_seconds) as holder:
+        env = prepare(url)
+        if holder is not None:
+            env[HOLDER_ENV] = str(holder)  # the DAG's tasks run under this lock (runlock.inherited)
+        outcomes = []
+        for index, day in enumerate(dates):
+            refresh = full_refresh and index == 0
+            print(f"== touchpoint_nightly for data date {day}{' (full refresh)' if refresh else ''} ==", flush=True)
+            outcome = run_date(day, env, verbose, full_refresh=refresh)
+            print_summary(url, outcome)
+            outcomes.append(outcome)
+            if outcome.state != "success" and os.environ.get("TOUCHPOINT_CONTINUE_ON_FAILURE") != "1":
+                break  # later dates build on this one: stop the backfill at the first failure
     return outcomes

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from datetime import date
 
@@ -20,6 +21,7 @@ from marts_snapshot import snapshot
 from touchpoint import bi, warehouse
 from touchpoint.config import REPO_ROOT
 from touchpoint.db import url_parts, with_database
+from touchpoint.runlock import lock_holder
 
 DAY1 = date(2026, 11, 1)
 DAY2 = date(2026, 11, 2)
@@ -50,10 +52,14 @@ def scenario(module_db_url, tmp_path_factory):
                               capture_output=True, text=True, timeout=900)
         return proc
 
+    def start(*args):
+        return subprocess.Popen([*touchpoint, *args], env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
     gen = run("generate", "--customers", "300", "--days", "2", "--start", DAY1.isoformat(), "--seed", "11",
               "--out", str(root / "sample"))
     assert gen.returncode == 0, gen.stdout[-2000:] + gen.stderr[-3000:]
-    yield {"run": run, "url": module_db_url, "root": root, "bi_url": bi.url_for(module_db_url, bi_role)}
+    yield {"run": run, "start": start, "url": module_db_url, "root": root, "bi_url": bi.url_for(module_db_url, bi_role)}
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("drop owned by {}").format(sql.Identifier(bi_role_name)))
         conn.execute(sql.SQL("drop role {}").format(sql.Identifier(bi_role_name)))
@@ -67,9 +73,28 @@ def bi_reads_customer_360(scenario) -> int:
 
 @pytest.fixture(scope="module")
 def first_night(scenario):
-    proc = scenario["run"]("run", "--date", DAY1.isoformat())
+    """The first night, with a second `touchpoint run` started while it holds the warehouse."""
+    first = scenario["start"]("run", "--date", DAY1.isoformat())
+    deadline = time.monotonic() + 300
+    with psycopg.connect(scenario["url"], autocommit=True) as conn:
+        while (holder := lock_holder(conn)) is None and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+    assert holder is not None, "the first run never took the run lock"
+    second = scenario["run"]("run", "--date", DAY1.isoformat(), "--full-refresh")
+    stdout, stderr = first.communicate(timeout=900)
+    proc = subprocess.CompletedProcess(first.args, first.returncode, stdout, stderr)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    proc.concurrent = second
     return proc
+
+
+def test_a_second_run_exits_cleanly_while_the_first_holds_the_warehouse(first_night):
+    second = first_night.concurrent
+    assert second.returncode == 75, second.stdout[-2000:] + second.stderr[-2000:]
+    assert "another run holds this warehouse: touchpoint run 2026-11-01" in second.stderr
+    assert "Traceback" not in second.stderr
+    # it touched nothing: the first night published (its candidate was not reset under it)
+    assert "Publication: published as marts_v" in first_night.stdout
 
 
 def test_run_publishes_the_marts_and_prints_the_summary(scenario, first_night):

@@ -128,14 +128,21 @@ def test_publish_without_candidate_is_refused(fresh_conn):
 
 def test_prepare_candidate_keeps_the_candidate_unless_full_refresh(fresh_db_url, fresh_conn, monkeypatch):
     from touchpoint.pipeline import prepare_candidate
+    from touchpoint.runlock import RunLockHeld, release_lease
 
     monkeypatch.setenv("WAREHOUSE_URL", fresh_db_url)
+    monkeypatch.setenv("TOUCHPOINT_RUN_LOCK_WAIT", "0")
     build_candidate(fresh_conn, 3, "night1")
     prepare_candidate("run2")
     # dbt's incremental state survives a normal night
     assert fresh_conn.execute(f"select count(*) from {CANDIDATE}.customer_360").fetchone()[0] == 3
+    # run2 is not decided yet: its lease keeps another night's full refresh out
+    with pytest.raises(RunLockHeld, match="DAG run run2, between two of its tasks"):
+        prepare_candidate("run3", full_refresh=True)
+    assert fresh_conn.execute(f"select count(*) from {CANDIDATE}.customer_360").fetchone()[0] == 3
+    release_lease(fresh_conn, "run2")  # what its publication (or its failure callback) does
     prepare_candidate("run3", full_refresh=True)
     assert fresh_conn.execute("select to_regnamespace(%s)", (CANDIDATE,)).fetchone()[0] is None
     monkeypatch.setenv("TOUCHPOINT_CANDIDATE_SCHEMA", "marts")
     with pytest.raises(PublishError, match="refusing"):
-        prepare_candidate("run4")
+        prepare_candidate("run3")
