@@ -110,7 +110,8 @@ def inherited(url: str) -> bool:
 
 
 def _foreign_lease(conn: psycopg.Connection, run_id: str | None) -> Holder | None:
-    conn.execute(LEASE_DDL)
+    if conn.execute("select to_regclass('ops.run_lease')").fetchone()[0] is None:
+        return None  # no scheduled night has taken one here (perhaps no ops schema yet)
     row = conn.execute(
         "select run_id, holder, acquired_at from ops.run_lease "
         "where acquired_at > now() - make_interval(secs => %s)", (lease_hours() * 3600,)).fetchone()
