@@ -6,7 +6,9 @@ Two kinds of checks gate publication, both recorded in ops.audit_results:
   dbt's on-run-end hook fills, keyed by the Airflow run id), so a test that never ran
   counts as a failure, not a pass;
 - Great Expectations: one suite per candidate mart, declared in
-  expectations/marts/<mart>.yml, validated by a GX checkpoint against the candidate schema.
+  expectations/marts/<mart>.yml, validated by a GX checkpoint against the candidate schema;
+- source delivery and freshness checks, anomaly checks of the registered metrics, and
+  sanity bounds on every mart's dates and texts (touchpoint/mart_sanity.py).
 """
 from __future__ import annotations
 
@@ -237,7 +239,8 @@ def audit(url: str, run_id: str, logical_date: date, candidate_schema: str | Non
     Blocking: an error-severity check that failed, or one that could not run (a check
     that did not run proves nothing). Warned checks are recorded and reported only.
     """
-    from touchpoint import anomaly, source_checks
+    from touchpoint import anomaly, mart_sanity, source_checks
+    from touchpoint.publish import candidate_marts
 
     schema = candidate_schema or settings().candidate_schema
     with psycopg.connect(url, autocommit=True) as conn:
@@ -248,6 +251,7 @@ def audit(url: str, run_id: str, logical_date: date, candidate_schema: str | Non
             "select table_name from information_schema.tables where table_schema = %s", (schema,)).fetchall()}
         schemas = {"candidate": schema, "intermediate": "intermediate", "staging": "staging", "identity": "identity"}
         checks += anomaly.evaluate(conn, run_id, logical_date, schemas, sorted(tables & set(load_suites())))
+        checks += mart_sanity.mart_checks(conn, schema, candidate_marts(conn, schema), logical_date)
     for check in run_gx(url, schema, load_suites(), tables, run_name=run_id):
         checks.append(_with_gx_verdict(check))
     with psycopg.connect(url) as conn, conn.transaction():
@@ -268,7 +272,7 @@ def audit(url: str, run_id: str, logical_date: date, candidate_schema: str | Non
 
 
 # Root causes first: a missing delivery explains the anomalies and test failures after it.
-CHECK_ORDER = {"source": 0, "dbt_model": 1, "anomaly": 2, "dbt": 3, "gx": 4}
+CHECK_ORDER = {"source": 0, "dbt_model": 1, "sanity": 2, "anomaly": 3, "dbt": 4, "gx": 5}
 
 
 def rank(checks: list[dict]) -> list[dict]:
