@@ -98,7 +98,9 @@ def test_every_previous_customer_id_survives_or_has_a_merge_row(edges, fresh_db_
             k = rng.choice((1, 1, 2, 2, 3))
             records.append((rng.choice(("web_events", "ecommerce_orders")), rng.sample(identifiers, k)))
         edges.add_many(night, records)
-        previous = set(identity_map(fresh_db_url).values())
+        before = identity_map(fresh_db_url)
+        previous = set(before.values())
+        merged_before = merges(fresh_db_url)
         stats = resolve(fresh_db_url, max_component_size=0)  # no guard: lots of merges
         current = identity_map(fresh_db_url)
         merged = merges(fresh_db_url)
@@ -106,8 +108,11 @@ def test_every_previous_customer_id_survives_or_has_a_merge_row(edges, fresh_db_
         for customer_id in previous:
             assert customer_id in live or customer_id in merged, customer_id
         assert live.isdisjoint(merged)                    # an absorbed id is never in use
+        anonymous = {c for c in previous if all(t == "cookie_id" for (t, _), cid in before.items() if cid == c)}
         for old, (new, reason) in merged.items():
-            assert new < old and reason
+            assert reason and old != new
+            if old not in merged_before:  # tonight's: the older id survives unless it was anonymous
+                assert new < old or (old in anonymous and new not in anonymous), (old, new)
         assert stats["customers_merged"] == len(previous - live)
     # full recomputation from every edge changes nothing
     snapshot = identity_map(fresh_db_url)
@@ -259,3 +264,39 @@ def test_cli_arguments():
     assert args.action == "resolve" and args.full and args.max_component_size == 20
     args = parser.parse_args(["resolve"])
     assert not args.full and args.max_component_size is None
+
+
+def test_a_known_customer_keeps_its_id_when_an_older_anonymous_cookie_links_to_it(edges, fresh_db_url):
+    # night 0: an anonymous visitor (cookie only) gets an id first
+    edges.add(0, "web_events", ("cookie_id", "c-anon"))
+    resolve(fresh_db_url)
+    # night 1: a CRM account (with its app) that BI and the CRM already use
+    edges.add(1, "crm_customers", ("account_id", "A00000077"), ("email", "jiwoo@example.com"))
+    edges.add(1, "app_events", ("app_instance_id", "app77"), ("account_id", "A00000077"))
+    resolve(fresh_db_url)
+    ids = identity_map(fresh_db_url)
+    anonymous, known = ids[("cookie_id", "c-anon")], ids[("account_id", "A00000077")]
+    assert anonymous < known  # the cookie's id is the older one
+    # night 2: the visitor logs in: the cookie links to the account
+    edges.add(2, "web_events", ("cookie_id", "c-anon"), ("account_id", "A00000077"))
+    stats = resolve(fresh_db_url)
+    assert stats["customers_merged"] == 1
+    ids = identity_map(fresh_db_url)
+    assert set(ids.values()) == {known}  # before: every identifier moved to the cookie's id
+    assert merges(fresh_db_url) == {anonymous: (known, "shared record: web_events links account_id and cookie_id")}
+
+
+def test_among_known_customers_the_oldest_id_still_wins_over_an_anonymous_one(edges, fresh_db_url):
+    edges.add(0, "web_events", ("cookie_id", "c1"))
+    edges.add(1, "ecommerce_orders", ("email", "guest@example.com"), ("phone", "+821011112222"))
+    edges.add(2, "crm_customers", ("account_id", "A00000088"), ("email", "other@example.com"))
+    for night in range(3):
+        resolve(fresh_db_url)
+    ids = identity_map(fresh_db_url)
+    cookie, guest, account = ids[("cookie_id", "c1")], ids[("email", "guest@example.com")], ids[("account_id", "A00000088")]
+    assert cookie < guest < account
+    # one record links all three: the oldest known id (the guest's) survives, not the cookie's
+    edges.add(3, "ecommerce_orders", ("cookie_id", "c1"), ("email", "guest@example.com"), ("account_id", "A00000088"))
+    resolve(fresh_db_url)
+    assert set(identity_map(fresh_db_url).values()) == {guest}
+    assert {old: new for old, (new, _) in merges(fresh_db_url).items()} == {cookie: guest, account: guest}

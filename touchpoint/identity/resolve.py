@@ -82,7 +82,8 @@ def resolve(url: str, full: bool = False, max_component_size: int | None = None)
             with _timer(timings, "copy_out"):
                 n, old_seq, hubs, ea, eb, el, labels = _copy_out(conn)
             with _timer(timings, "union_find"):
-                res = graph.resolve_components(n, old_seq, ea, eb, el, cap, hubs)
+                rank, seq_of_rank = _survivorship_ranks(conn, old_seq)
+                res = _with_seqs(graph.resolve_components(n, rank, ea, eb, el, cap, hubs), seq_of_rank)
             del ea, eb, el
             with _timer(timings, "write_back"):
                 written = _write_back(conn, run_id, n, old_seq, res, labels, cap)
@@ -418,6 +419,41 @@ def _copy_out(conn: psycopg.Connection):
     labels = {row[0]: (row[1], row[2], row[3]) for row in _exec(conn, 
         "select label_id, source, identifier_a_type, identifier_b_type from _labels")}
     return n, old_seq, hubs, ea, eb, el, labels
+
+
+# Added to an anonymous customer's sequence number for the union-find, which keeps the
+# smallest value of a component: any known customer then beats any anonymous one, and
+# within each group the oldest (smallest) id wins.
+ANONYMOUS_RANK_OFFSET = 1 << 40
+
+
+def _survivorship_ranks(conn: psycopg.Connection, old_seq: list[int]) -> tuple[list[int], dict[int, int]]:
+    """Per node, the rank its customer id competes with when components merge.
+
+    Known beats anonymous: a customer whose identifiers are all device identifiers
+    (state.ANONYMOUS_IDENTIFIER_TYPES) ranks after every known one, so a CRM customer
+    keeps its id when an older anonymous cookie turns out to be theirs. `_nodes` holds
+    every identifier of each touched customer, so "all" is exact.
+    """
+    anonymous = {int(row[0][len(state.CUSTOMER_ID_PREFIX):]) for row in conn.execute(
+        "select old_customer_id from _nodes where old_customer_id is not null group by old_customer_id "
+        "having bool_and(identifier_type = any(%s))", (list(state.ANONYMOUS_IDENTIFIER_TYPES),)).fetchall()}
+    if not anonymous:
+        return old_seq, {}
+    rank = [seq + ANONYMOUS_RANK_OFFSET if seq in anonymous else seq for seq in old_seq]
+    return rank, {seq + ANONYMOUS_RANK_OFFSET: seq for seq in anonymous}
+
+
+def _with_seqs(res: graph.Resolution, seq_of_rank: dict[int, int]) -> graph.Resolution:
+    """The resolution with ranks turned back into customer sequence numbers."""
+    if not seq_of_rank:
+        return res
+
+    def seq(value: int) -> int:
+        return seq_of_rank.get(value, value)
+    res.survivor = {c: seq(r) for c, r in res.survivor.items()}
+    res.absorbed = {seq(old): (seq(new), label) for old, (new, label) in res.absorbed.items()}
+    return res
 
 
 def _write_back(conn, run_id, n, old_seq, res: graph.Resolution, labels, cap) -> dict:

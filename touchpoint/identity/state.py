@@ -26,6 +26,9 @@ PUBLIC_IDENTIFIER_TYPES = ("email", "phone", "account_id", "loyalty_card", "cook
                            "app_instance_id", "social_handle")
 INTERNAL_IDENTIFIER_TYPES = ("loyalty_member_id",)
 
+# Identifiers of a device, not of a person: a customer made only of these is anonymous,
+# and loses its id to a known customer it merges with (survivorship, docs/identity.md).
+ANONYMOUS_IDENTIFIER_TYPES = ("cookie_id", "app_instance_id")
 CUSTOMER_ID_PREFIX = "C"
 CUSTOMER_ID_DIGITS = 9
 
