@@ -300,3 +300,58 @@ def test_among_known_customers_the_oldest_id_still_wins_over_an_anonymous_one(ed
     resolve(fresh_db_url)
     assert set(identity_map(fresh_db_url).values()) == {guest}
     assert {old: new for old, (new, _) in merges(fresh_db_url).items()} == {cookie: guest, account: guest}
+
+
+def _shared_tablet_story(edges) -> None:
+    edges.add(0, "crm_customers", ("account_id", "A00000101"), ("email", "mother@example.com"))
+    edges.add(0, "crm_customers", ("account_id", "A00000102"), ("email", "son@example.com"))
+    # Monday: the family tablet's browser logs in as the mother, Tuesday as the son
+    edges.add(1, "web_events", ("cookie_id", "tablet"), ("account_id", "A00000101"))
+    edges.add(2, "web_events", ("cookie_id", "tablet"), ("account_id", "A00000102"))
+    # Wednesday: the son checks out on it with his email
+    edges.add(3, "web_events", ("cookie_id", "tablet"), ("account_id", "A00000102"), ("email", "son@example.com"))
+
+
+def test_a_cookie_shared_by_two_accounts_does_not_merge_them(edges, fresh_db_url, monkeypatch):
+    monkeypatch.delenv("TOUCHPOINT_IDENTITY_MAX_ACCOUNTS_PER_DEVICE", raising=False)
+    _shared_tablet_story(edges)
+    stats = [resolve(fresh_db_url) for _ in range(1)]  # nights 0-3 in one run: the same answer as night by night
+    ids = identity_map(fresh_db_url)
+    mother, son = ids[("account_id", "A00000101")], ids[("account_id", "A00000102")]
+    assert mother != son  # before: one customer
+    assert ids[("cookie_id", "tablet")] == mother  # attached to the account it was first seen with
+    assert ids[("email", "son@example.com")] == son
+    assert merges(fresh_db_url) == {}
+    assert stats[0]["shared_devices"] == 1 and stats[0]["shared_device_records_held"] == 2
+    with psycopg.connect(fresh_db_url) as conn:
+        row = conn.execute("select attached_account_id, account_ids, account_count from identity.shared_identifiers "
+                           "where identifier_type = 'cookie_id' and identifier_value = 'tablet'").fetchone()
+    assert row == ("A00000101", ["A00000101", "A00000102"], 2)
+
+
+def test_the_shared_cookie_story_night_by_night_and_in_full_agree(edges, fresh_db_url):
+    edges.add(0, "crm_customers", ("account_id", "A00000101"), ("email", "mother@example.com"))
+    edges.add(0, "crm_customers", ("account_id", "A00000102"), ("email", "son@example.com"))
+    resolve(fresh_db_url)
+    edges.add(1, "web_events", ("cookie_id", "tablet"), ("account_id", "A00000101"))
+    resolve(fresh_db_url)
+    edges.add(2, "web_events", ("cookie_id", "tablet"), ("account_id", "A00000102"))
+    assert resolve(fresh_db_url)["shared_device_records_held"] == 1
+    edges.add(3, "web_events", ("cookie_id", "tablet"), ("account_id", "A00000102"), ("email", "son@example.com"))
+    resolve(fresh_db_url)
+    nightly = identity_map(fresh_db_url)
+    assert nightly[("account_id", "A00000101")] != nightly[("account_id", "A00000102")]
+    assert nightly[("cookie_id", "tablet")] == nightly[("account_id", "A00000101")]
+    full = resolve(fresh_db_url, full=True)
+    assert full["customers_merged"] == 0 and identity_map(fresh_db_url) == nightly
+
+
+def test_the_accounts_per_device_limit_is_a_setting(edges, fresh_db_url, monkeypatch):
+    monkeypatch.setenv("TOUCHPOINT_IDENTITY_MAX_ACCOUNTS_PER_DEVICE", "2")
+    _shared_tablet_story(edges)
+    resolve(fresh_db_url)
+    ids = identity_map(fresh_db_url)
+    assert ids[("account_id", "A00000101")] == ids[("account_id", "A00000102")]  # two accounts allowed
+    monkeypatch.setenv("TOUCHPOINT_IDENTITY_MAX_ACCOUNTS_PER_DEVICE", "0")
+    with pytest.raises(ValueError, match="must be 1 or more"):
+        resolve(fresh_db_url)

@@ -48,6 +48,7 @@ LOCK_KEY = "touchpoint.identity.resolve"
 def resolve(url: str, full: bool = False, max_component_size: int | None = None) -> dict:
     """Resolve new edges into identity.identifier_map; returns the run's counts."""
     cap = state.max_component_size(max_component_size)
+    state.max_accounts_per_device()  # a bad setting fails before any work
     window = state.lookback()
     timings: dict[str, float] = {}
     started = datetime.now(timezone.utc)
@@ -110,6 +111,8 @@ def resolve(url: str, full: bool = False, max_component_size: int | None = None)
                 "oversized_components": res.oversized_components,
                 "rejected_edges": len(res.rejected),
                 "new_shared_identifiers": len(res.new_hubs),
+                "shared_devices": prep["shared_devices"],
+                "shared_device_records_held": prep["shared_device_records_held"],
             }
         state.write_watermark(conn, watermark_to)
         _record_loads(conn, run_id, watermark_to, window)
@@ -157,7 +160,7 @@ def _empty_stats(run_id, full, cap, watermark_from, watermark_to) -> dict:
         "edges_read": 0, "late_edges_read": 0, "edge_pairs": 0, "identifiers_touched": 0, "customers_touched": 0,
         "identifiers_loaded": 0, "components_recomputed": 0, "customers_created": 0,
         "customers_merged": 0, "identifiers_written": 0, "oversized_components": 0,
-        "rejected_edges": 0, "new_shared_identifiers": 0,
+        "rejected_edges": 0, "new_shared_identifiers": 0, "shared_devices": 0, "shared_device_records_held": 0,
     }
 
 
@@ -180,7 +183,7 @@ def _stage_new_edges(conn: psycopg.Connection, watermark, window) -> tuple[int, 
         f"""
         create temp table _new_edges on commit drop as
         select identifier_a_type, identifier_a_value, identifier_b_type, identifier_b_value,
-               source, seen_at, _loaded_at
+               source, record_id, seen_at, _loaded_at
         from {state.EDGES_RELATION}
         where %(wm)s::timestamptz is null or _loaded_at > %(wm)s::timestamptz
         """,
@@ -216,7 +219,7 @@ def _stage_new_edges(conn: psycopg.Connection, watermark, window) -> tuple[int, 
         f"""
         insert into _new_edges
         select identifier_a_type, identifier_a_value, identifier_b_type, identifier_b_value,
-               source, seen_at, _loaded_at
+               source, record_id, seen_at, _loaded_at
         from {state.EDGES_RELATION}
         where _loaded_at = any(%(loads)s)
         """,
@@ -352,6 +355,7 @@ def _stage_nodes(conn: psycopg.Connection, full: bool) -> dict:
         """
     )
     _exec(conn, "analyze _nodes")
+    shared = _guard_shared_devices(conn)
     # Edge labels (source and endpoint types) for merge reasons and the guard report.
     _exec(conn, 
         """
@@ -376,6 +380,11 @@ def _stage_nodes(conn: psycopg.Connection, full: bool) -> dict:
             on l.source = e.source and l.identifier_a_type = e.identifier_a_type
             and l.identifier_b_type = e.identifier_b_type
         where e.identifier_b_type is not null and na.node_id <> nb.node_id
+            and not exists (
+                select from _shared_device_records as held
+                where held.source = e.source and held.record_id = e.record_id
+                    and ((held.device_type = e.identifier_a_type and held.device_value = e.identifier_a_value)
+                         or (held.device_type = e.identifier_b_type and held.device_value = e.identifier_b_value)))
         group by na.node_id, nb.node_id
         """
     )
@@ -383,7 +392,82 @@ def _stage_nodes(conn: psycopg.Connection, full: bool) -> dict:
         """select (select count(*) from _touched), (select count(*) from _touched_customers),
                   (select count(*) from _pairs)"""
     ).fetchone()
-    return {"identifiers_touched": counts[0], "customers_touched": counts[1], "edge_pairs": counts[2]}
+    return {"identifiers_touched": counts[0], "customers_touched": counts[1], "edge_pairs": counts[2], **shared}
+
+
+def _guard_shared_devices(conn: psycopg.Connection) -> dict:
+    """Shared devices merge nobody: Segment's rule, "one user id per anonymous id".
+
+    A device identifier (cookie, app instance) touched tonight whose current edges link
+    it to more than `max_accounts_per_device()` distinct CRM accounts (a family tablet,
+    a store kiosk) stays attached to the account it was first seen with. Tonight's
+    records that hold the device and another account do not apply the device's edges
+    (`_shared_device_records`, read by `_pairs`); the accounts' own edges stay. Found
+    devices are upserted into identity.shared_identifiers. Records without an account
+    (a guest session) still link the device as before.
+    """
+    devices = list(state.ANONYMOUS_IDENTIFIER_TYPES)
+    _exec(conn, f"""
+        create temp table _device_accounts on commit drop as
+        select links.device_type, links.device_value, links.account_id,
+               min(links.seen_at) as first_seen_at, max(links.seen_at) as last_seen_at
+        from (
+            select edges.identifier_a_type as device_type, edges.identifier_a_value as device_value,
+                   edges.identifier_b_value as account_id, edges.seen_at
+            from _touched as touched
+            join {state.EDGES_RELATION} as edges
+                on edges.identifier_a_type = touched.identifier_type
+                and edges.identifier_a_value = touched.identifier_value
+            where touched.identifier_type = any(%(devices)s) and edges.identifier_b_type = 'account_id'
+            union all
+            select edges.identifier_b_type, edges.identifier_b_value, edges.identifier_a_value, edges.seen_at
+            from _touched as touched
+            join {state.EDGES_RELATION} as edges
+                on edges.identifier_b_type = touched.identifier_type
+                and edges.identifier_b_value = touched.identifier_value
+            where touched.identifier_type = any(%(devices)s) and edges.identifier_a_type = 'account_id'
+        ) as links
+        group by links.device_type, links.device_value, links.account_id
+    """, {"devices": devices})
+    _exec(conn, """
+        create temp table _shared_devices on commit drop as
+        select device_type, device_value,
+               (array_agg(account_id order by first_seen_at, account_id))[1] as attached_account_id,
+               array_agg(account_id order by first_seen_at, account_id) as account_ids,
+               min(first_seen_at) as first_seen_at, max(last_seen_at) as last_seen_at
+        from _device_accounts
+        group by device_type, device_value
+        having count(*) > %(cap)s
+    """, {"cap": state.max_accounts_per_device()})
+    # Tonight's records holding a shared device and an account other than its own.
+    _exec(conn, f"""
+        create temp table _shared_device_records on commit drop as
+        select distinct tonight.source, tonight.record_id, shared.device_type, shared.device_value
+        from _new_edges as tonight
+        join _shared_devices as shared
+            on (tonight.identifier_a_type = shared.device_type and tonight.identifier_a_value = shared.device_value)
+            or (tonight.identifier_b_type = shared.device_type and tonight.identifier_b_value = shared.device_value)
+        where exists (
+            select from {state.EDGES_RELATION} as record
+            where record.source = tonight.source and record.record_id = tonight.record_id
+                and ((record.identifier_a_type = 'account_id' and record.identifier_a_value <> shared.attached_account_id)
+                     or (record.identifier_b_type = 'account_id'
+                         and record.identifier_b_value <> shared.attached_account_id)))
+    """)
+    found = _exec(conn, """
+        insert into identity.shared_identifiers as known (identifier_type, identifier_value, attached_account_id,
+            account_ids, account_count, first_seen_at, last_seen_at, detected_at, updated_at, resolver_run_id)
+        select device_type, device_value, attached_account_id, account_ids, cardinality(account_ids),
+               first_seen_at, last_seen_at, now(), now(),
+               (select max(resolver_run_id) from identity.resolver_runs)
+        from _shared_devices
+        on conflict (identifier_type, identifier_value) do update
+        set attached_account_id = excluded.attached_account_id, account_ids = excluded.account_ids,
+            account_count = excluded.account_count, first_seen_at = excluded.first_seen_at,
+            last_seen_at = excluded.last_seen_at, updated_at = now(), resolver_run_id = excluded.resolver_run_id
+    """).rowcount
+    held = _exec(conn, "select count(*) from _shared_device_records").fetchone()[0]
+    return {"shared_devices": found, "shared_device_records_held": held}
 
 
 def _copy_ints(conn: psycopg.Connection, query: str) -> list[int]:

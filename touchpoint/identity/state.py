@@ -32,6 +32,22 @@ ANONYMOUS_IDENTIFIER_TYPES = ("cookie_id", "app_instance_id")
 CUSTOMER_ID_PREFIX = "C"
 CUSTOMER_ID_DIGITS = 9
 
+# Shared-device guard: a device identifier linked to more CRM accounts than this merges
+# none of the later ones (docs/identity.md, "Shared devices").
+MAX_ACCOUNTS_PER_DEVICE_ENV = "TOUCHPOINT_IDENTITY_MAX_ACCOUNTS_PER_DEVICE"
+DEFAULT_MAX_ACCOUNTS_PER_DEVICE = 1
+
+
+def max_accounts_per_device() -> int:
+    raw = os.environ.get(MAX_ACCOUNTS_PER_DEVICE_ENV, "").strip()
+    try:
+        value = int(raw) if raw else DEFAULT_MAX_ACCOUNTS_PER_DEVICE
+    except ValueError:
+        raise ValueError(f"{MAX_ACCOUNTS_PER_DEVICE_ENV}={raw!r} is not a whole number") from None
+    if value < 1:
+        raise ValueError(f"{MAX_ACCOUNTS_PER_DEVICE_ENV}={raw!r} must be 1 or more")
+    return value
+
 
 def max_component_size(explicit: int | None = None) -> int | None:
     """The guard's cap: the argument, else the environment, else the default.
@@ -148,6 +164,21 @@ DDL = [
         on identity.oversized_components (shared_identifier_type, shared_identifier_value)
     """,
     """
+    create table if not exists identity.shared_identifiers (
+        identifier_type text not null,
+        identifier_value text not null,
+        attached_account_id text not null,
+        account_ids text[] not null,
+        account_count integer not null,
+        first_seen_at timestamptz not null,
+        last_seen_at timestamptz not null,
+        detected_at timestamptz not null,
+        updated_at timestamptz not null,
+        resolver_run_id bigint not null,
+        primary key (identifier_type, identifier_value)
+    )
+    """,
+    """
     create table if not exists identity.resolver_loads (
         loaded_at timestamptz primary key,
         resolver_run_id bigint not null
@@ -158,8 +189,8 @@ DDL = [
 COMMENTS = {
     "table identity.identifier_map": "RESTRICTED (PII). One row per identifier (type, normalised value) "
     "with the customer it belongs to. Written only by touchpoint.identity.resolve.",
-    "table identity.customer_id_merges": "One row per customer id absorbed by an older one when two "
-    "customers turned out to be one person.",
+    "table identity.customer_id_merges": "One row per customer id absorbed by another (known beats anonymous, "
+    "then the oldest) when two customers turned out to be one person.",
     "table identity.resolver_state": "Watermark of the identity resolver over "
     "intermediate.int_identifier_edges_collected._loaded_at.",
     "table identity.resolver_runs": "One row per identity resolver run with its counts.",
@@ -167,6 +198,9 @@ COMMENTS = {
     "the lookback below its watermark: a value in that range not listed here is a load that committed late.",
     "table identity.oversized_components": "RESTRICTED (PII). Edges the over-merge guard did not apply, "
     "with the shared identifier blamed and the component sizes.",
+    "table identity.shared_identifiers": "RESTRICTED (PII). Devices (cookie, app instance) linked to more CRM "
+    "accounts than TOUCHPOINT_IDENTITY_MAX_ACCOUNTS_PER_DEVICE: the account each stays attached to, and all "
+    "accounts seen; records linking the device to another account merge nobody through it.",
 }
 
 
