@@ -46,6 +46,11 @@ IDENTIFIER_MACROS: dict[str, str] = {
     "social_handle": "normalize_social_handle_combined",
 }
 
+# Longest value a field may hold unless it declares its own max_length: generous for ids,
+# codes, names and nested JSON, but finite, so a runaway export (a 5 MB name) is quarantined
+# as too_long instead of reaching the marts.
+DEFAULT_MAX_LENGTH: dict[str, int] = {"string": 1_000, "json": 1_000_000}
+
 # Columns every raw table carries in addition to the contract's fields.
 LINEAGE_COLUMNS: list[tuple[str, str, str]] = [
     ("_load_id", "text not null", "Load (one per file version) that wrote the row; joins ops.load_manifest.load_id."),
@@ -78,10 +83,17 @@ class Field:
     # suppression list find a person's raw rows through these (touchpoint/erase.py).
     identifier: str | None = None
     identifier_sql: str | None = None
+    # Longest value in characters (strings; JSON: its text); None takes DEFAULT_MAX_LENGTH.
+    max_length: int | None = None
 
     @property
     def pg_type(self) -> str:
         return PG_TYPES[self.type]
+
+    @property
+    def length_limit(self) -> int | None:
+        """Characters a value may have (string and json fields), else None."""
+        return self.max_length if self.max_length is not None else DEFAULT_MAX_LENGTH.get(self.type)
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,11 @@ import json
 import math
 import re
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any, Callable
 
 from ingestion.contract import Contract, Field
+from ingestion.plausibility import Window
 
 from xxhash import xxh3_128_digest, xxh3_128_hexdigest
 
@@ -41,8 +43,10 @@ record_digest = xxh3_128_digest
 try:  # msgspec ships with Airflow; ~3x faster decode and ~10x faster encode than json.
     import msgspec
 
-    _dec = msgspec.json.Decoder().decode
-    _enc_bytes = msgspec.json.Encoder().encode
+    # JSON numbers with a fraction or exponent are read as Decimal, so a numeric field keeps
+    # every digit as written (a double keeps 17); encoded back as numbers, never strings.
+    _dec = msgspec.json.Decoder(float_hook=Decimal).decode
+    _enc_bytes = msgspec.json.Encoder(decimal_format="number").encode
 
     def json_decode(data: bytes | str) -> Any:
         return _dec(data)
@@ -136,6 +140,7 @@ def _parse_date(v: Any, name: str, cache: dict) -> str:
         raise Bad("wrong_type", name, "expected a date string")
     m = DATE_RE.fullmatch(v.strip())
     if m is None or (len(v.strip()) == 9):  # reject mixed YYYY-MMDD forms
+        _refuse_non_ascii_digits(v, name)
         raise Bad("wrong_type", name, "expected YYYY-MM-DD or YYYYMMDD")
     try:
         out = date(int(m[1]), int(m[2]), int(m[3])).isoformat()
@@ -146,6 +151,17 @@ def _parse_date(v: Any, name: str, cache: dict) -> str:
     return out
 
 
+def _refuse_non_ascii_digits(v: str, name: str) -> None:
+    """Full-width (１０) or other non-ASCII digits: Python's int() and float() read them,
+    PostgreSQL does not, and a export writing them is broken; quarantined, not normalised."""
+    if not v.isascii() and any(c.isdigit() and not c.isascii() for c in v):
+        raise Bad("non_ascii_digits", name)
+
+
+def _implausible(name: str, window: Window, day: str, kind: str = "timestamp") -> Bad:
+    return Bad(f"implausible_{kind}", name, window.detail(day))
+
+
 def _parse_ts(v: Any, name: str) -> str:
     if v.__class__ is not str:
         raise Bad("wrong_type", name, "expected an ISO-8601 timestamp string")
@@ -154,6 +170,7 @@ def _parse_ts(v: Any, name: str) -> str:
         v = v.strip()
         m = TS_RE.fullmatch(v)
         if m is None:
+            _refuse_non_ascii_digits(v, name)
             raise Bad("wrong_type", name, "expected an ISO-8601 timestamp")
     try:
         datetime.fromisoformat(v)
@@ -184,17 +201,22 @@ def _check_tz(tz, name: str) -> None:
         _TZ_OK.add(tz)
 
 
-def _ts_fast(out: str, n: str) -> list[str]:
+def _ts_fast(out: str, n: str, window: Window | None) -> list[str]:
     """Code checking a timestamp string ``v`` the fast way: the separators PostgreSQL needs
     (YYYY-MM-DD, T or space, HH:MM, no comma) are where they belong and
     ``datetime.fromisoformat`` reads it (a real calendar date-time); the offset is below 16 h.
-    Anything else goes to _parse_ts, which gives the precise reason."""
-    return [
+    Anything else goes to _parse_ts, which strips surrounding whitespace or gives the precise
+    reason.  With a window, the date part (as written) must lie inside it."""
+    lines = [
         "if v[4:14:3] in TS_SEP and ',' not in v:",
-        *("    " + line for line in _ts_calendar(n)),
-        f"    {out} = v",
-        f"else: {out} = _parse_ts(v, {n})",
+        "    try:",
+        *("        " + line for line in _ts_calendar(n)),
+        f"    except ValueError: v = _parse_ts(v, {n})",
+        f"else: v = _parse_ts(v, {n})",
     ]
+    if window is not None:
+        lines.append(f"if not (TLO <= v[:10] <= THI): raise _implausible({n}, WINDOW, v[:10])")
+    return lines + [f"{out} = v"]
 
 
 def _ts_calendar(n: str) -> list[str]:
@@ -208,17 +230,21 @@ def _ts_calendar(n: str) -> list[str]:
     ]
 
 
-def _parse_micros(v: Any, name: str, lo: int, hi: int) -> str:
+def _parse_micros(v: Any, name: str, lo: int, hi: int, window: Window | None = None) -> str:
     t = v.__class__
     if t is int:
         x = v
     elif t is str and UINT_RE.fullmatch(v.strip()):
         x = int(v)
-    elif t is float and v.is_integer():
+    elif (t is float and v.is_integer()) or (t is Decimal and v.is_finite() and v == v.to_integral_value()):
         x = int(v)
     else:
+        if t is str:
+            _refuse_non_ascii_digits(v, name)
         raise Bad("wrong_type", name, "expected integer microseconds since the epoch")
     if not (lo <= x < hi):
+        if window is not None and 0 <= x < MICROS_MAX:
+            raise _implausible(name, window, _micros_text(x)[:10])
         raise Bad("out_of_range", name, "microseconds outside 1970..9999")
     return _micros_text(x)
 
@@ -238,6 +264,20 @@ def _micros_text(x: int) -> str:
     return f"{prefix}{sec:02d}.{us:06d}+00"
 
 
+def _micros_bounds(f: Field, window: Window | None) -> tuple[int, int]:
+    """[lo, hi) in microseconds since the epoch: the contract's bounds within the window."""
+    lo = 0 if f.minimum is None else int(f.minimum)
+    hi = MICROS_MAX if f.maximum is None else int(f.maximum) + 1
+    if window is not None:
+        lo = max(lo, _day_micros(window.first))
+        hi = min(hi, _day_micros(window.last + timedelta(days=1)))
+    return lo, hi
+
+
+def _day_micros(day: date) -> int:
+    return (datetime(day.year, day.month, day.day, tzinfo=timezone.utc) - EPOCH) // timedelta(microseconds=1)
+
+
 def _bounds(f: Field, lo: float, hi: float) -> tuple[float, float]:
     return (lo if f.minimum is None else max(lo, f.minimum), hi if f.maximum is None else min(hi, f.maximum))
 
@@ -251,9 +291,13 @@ def _range_text(f: Field) -> str:
 class _Gen:
     """Source builder for one converter function."""
 
-    def __init__(self) -> None:
+    def __init__(self, window: Window | None = None) -> None:
         self.lines: list[str] = []
+        self.window = window
         self.env: dict[str, Any] = {
+            "Decimal": Decimal, "WINDOW": window, "_implausible": _implausible,
+            "_refuse_non_ascii_digits": _refuse_non_ascii_digits,
+            "TLO": window.first.isoformat() if window else None, "THI": window.last.isoformat() if window else None,
             "Bad": Bad, "NULL": NULL, "UINT_RE": UINT_RE, "NUM_RE": NUM_RE,
             "BOOLS": BOOLS, "_parse_date": _parse_date, "_parse_ts": _parse_ts,
             "_parse_micros": _parse_micros, "json_encode": json_encode, "json_decode": json_decode,
@@ -282,6 +326,7 @@ def _num_text(v: str, name: str) -> str:
     """A numeric string PostgreSQL reads (float() also takes '1_000', non-ASCII digits, 'inf')."""
     s = v.strip()
     if NUM_RE.fullmatch(s) is None:
+        _refuse_non_ascii_digits(s, name)
         raise Bad("wrong_type", name, "expected a number")
     return s
 
@@ -310,17 +355,21 @@ def _type_block(g: _Gen, f: Field, i: int, escape: bool, fmt: str) -> list[str]:
                 f"if v not in {e} and v.strip() not in {e} and v.strip():",
                 f"    raise Bad('enum_violation', {n}, {('not one of ' + allowed)!r})",
             ]
+        out += _length_check(f, "v")
         out.append(f"c{i} = {g.const(f'ESC{i}', _esc_field(f.name))}(v)" if escape else f"c{i} = v")
     elif f.type == "integer":
         lo, hi = _bounds(f, BIGINT_MIN, BIGINT_MAX)
         rng = _range_text(f) if (f.minimum is not None or f.maximum is not None) else "outside bigint"
         if csv_:
-            out.append("x = int(v)")
+            out += [f"if not v.isascii(): _refuse_non_ascii_digits(v, {n})", "x = int(v)"]
         else:
             out += [
                 "t = v.__class__",
                 "if t is int: x = v",
-                "elif t is str: x = int(v)",
+                "elif t is str:",
+                f"    if not v.isascii(): _refuse_non_ascii_digits(v, {n})",
+                "    x = int(v)",
+                "elif t is Decimal and v == v.to_integral_value(): x = int(v)",
                 "elif t is float and v.is_integer(): x = int(v)",
                 f"else: raise Bad('wrong_type', {n}, 'expected an integer')",
             ]
@@ -339,6 +388,7 @@ def _type_block(g: _Gen, f: Field, i: int, escape: bool, fmt: str) -> list[str]:
             out += [
                 "t = v.__class__",
                 f"if t is int: c{i} = str(v); x = v",
+                f"elif t is Decimal: c{i} = str(v); x = v",  # every digit as written
                 f"elif t is float: c{i} = repr(v); x = v",
                 "elif t is str:",
                 *("    " + ln for ln in str_case),
@@ -370,19 +420,17 @@ def _type_block(g: _Gen, f: Field, i: int, escape: bool, fmt: str) -> list[str]:
         out += [
             f"c{i} = {cache}.get(v)" if csv_ else f"c{i} = {cache}.get(v) if v.__class__ is str else None",
             f"if c{i} is None: c{i} = _parse_date(v, {n}, {cache})",
+            *_date_window(g, f"c{i}", n),
         ]
     elif f.type == "timestamp":
         # Fast path: exact shape + a real calendar date-time; anything else gets the precise reason.
-        out += [
-            *_ts_fast(f"c{i}", n),
-        ]
+        out += _ts_fast(f"c{i}", n, g.window)
     elif f.type == "timestamp_micros":
-        lo = 0 if f.minimum is None else int(f.minimum)
-        hi = MICROS_MAX if f.maximum is None else int(f.maximum) + 1
+        lo, hi = _micros_bounds(f, g.window)
         g.const("MICROS", _micros_text)
         out += [
             f"if v.__class__ is int and {lo} <= v < {hi}: c{i} = MICROS(v)",
-            f"else: c{i} = _parse_micros(v, {n}, {lo}, {hi})",
+            f"else: c{i} = _parse_micros(v, {n}, {lo}, {hi}, WINDOW)",
         ]
     elif f.type == "json":
         if csv_:
@@ -391,12 +439,26 @@ def _type_block(g: _Gen, f: Field, i: int, escape: bool, fmt: str) -> list[str]:
             "if v.__class__ is dict or v.__class__ is list:",
             f"    c{i} = json_encode(v)",
             f"else: raise Bad('wrong_type', {n}, 'expected a JSON object or array')",
+            *_length_check(f, f"c{i}"),
         ]
         if escape:
             out.append(f"c{i} = {g.const(f'ESCJ{i}', _esc_json_field(f.name))}(c{i})")
     else:  # pragma: no cover - contract.FieldType is closed
         raise ValueError(f"unsupported field type {f.type}")
     return out
+
+
+def _length_check(f: Field, var: str) -> list[str]:
+    limit = f.length_limit
+    if limit is None:
+        return []
+    return [f"if len({var}) > {limit}: raise Bad('too_long', {f.name!r}, 'over {limit:,} characters')"]
+
+
+def _date_window(g: _Gen, var: str, n: str) -> list[str]:
+    if g.window is None:
+        return []
+    return [f"if not (TLO <= {var} <= THI): raise _implausible({n}, WINDOW, {var}, 'date')"]
 
 
 def _esc_raw_json_field(name: str) -> Callable[[str], str]:
@@ -412,7 +474,7 @@ def _esc_raw_json_field(name: str) -> Callable[[str], str]:
 
 def compile_converter(
     contract: Contract, fmt: str, escape: bool, header: list[str] | None = None,
-    columns: list[str] | None = None, null: str = NULL,
+    columns: list[str] | None = None, null: str = NULL, window: Window | None = None,
 ) -> Callable[[Any], str]:
     """Generate ``convert(record) -> COPY text of the record's fields``.
 
@@ -420,8 +482,9 @@ def compile_converter(
     :func:`record_struct`, json fields arrive as msgspec.Raw and pass through verbatim) or
     ``csv`` (record is a list of strings; ``header`` maps fields to positions).
     columns: the fields written, in order (default: the contract's); null: the COPY null marker.
+    window: the plausible dates of timestamps and dates (ingestion/plausibility.py), if any.
     """
-    g = _Gen()
+    g = _Gen(window)
     g.env["NULL"] = null
     g.emit(0, "def convert(r):")
     if fmt == "jsonl":
@@ -486,7 +549,8 @@ def _finish(g: _Gen, name: str) -> Callable:
 PG_BOOLS = frozenset(BOOLS)
 
 
-def compile_passthrough(contract: Contract, header: list[str], binary: bool = False) -> Callable[[list], bool] | None:
+def compile_passthrough(contract: Contract, header: list[str], binary: bool = False,
+                        window: Window | None = None) -> Callable[[list], bool] | None:
     """For CSV: ``ok(values) -> bool``, true when every value is one PostgreSQL reads exactly as
     written (so the raw line, commas turned into tabs, is the COPY row; empty means null).
     False sends the record through the converter, which normalises it or names the violation.
@@ -495,7 +559,7 @@ def compile_passthrough(contract: Contract, header: list[str], binary: bool = Fa
     known = set(contract.field_names)
     if any(h not in known or contract.get(h).type in ("json", "timestamp_micros") for h in header):
         return None
-    g = _Gen()
+    g = _Gen(window)
     enc = (lambda x: x.encode()) if binary else (lambda x: x)
     g.env["PG_BOOLS"] = frozenset(enc(b) for b in PG_BOOLS)
     g.emit(0, "def ok(r):")
@@ -503,7 +567,9 @@ def compile_passthrough(contract: Contract, header: list[str], binary: bool = Fa
     for i, name in enumerate(header):
         f = contract.get(name)
         if f.type == "string" and not f.enum and not f.required:
-            continue  # any text passes
+            # Any text passes that is short enough (bytes: never fewer than its characters).
+            g.emit(2, f"if len(r[{i}]) > {f.length_limit}: return False")
+            continue
         g.emit(2, f"v = r[{i}]")
         if f.required:
             g.emit(2, "if not v or v.isspace(): return False")
@@ -515,8 +581,7 @@ def compile_passthrough(contract: Contract, header: list[str], binary: bool = Fa
         if f.type == "string":
             if f.enum:
                 body.append(f"if v not in {g.const(f'E{i}', frozenset(enc(e) for e in f.enum))}: return False")
-            else:
-                body.append("pass")
+            body.append(f"if len(v) > {f.length_limit}: return False")
         elif f.type == "integer":
             lo, hi = _bounds(f, BIGINT_MIN, BIGINT_MAX)
             body += ["if not (v.isascii() and v.isdigit()): return False",
@@ -534,27 +599,34 @@ def compile_passthrough(contract: Contract, header: list[str], binary: bool = Fa
         elif f.type == "date":
             cache = g.const(f"DC{i}", {})
             text = "v.decode()" if binary else "v"
-            body.append(f"if v not in {cache}: _parse_date({text}, {f.name!r}, {{}}); {cache}[v] = True")
+            body.append(f"if v not in {cache}:")
+            body.append(f"    d = _parse_date({text}, {f.name!r}, {{}})")
+            if window is not None:
+                body.append("    if not (TLO <= d <= THI): return False")
+            body.append(f"    {cache}[v] = True")
         elif f.type == "timestamp":
             # As _ts_fast; an offset not seen before is checked (and remembered) by _check_tz,
             # whose Bad means False.
             body += (["v = v.decode()"] if binary else []) + [
                 "if not (v[4:14:3] in TS_SEP and ',' not in v): return False", *_ts_calendar(repr(f.name))]
+            if window is not None:
+                body.append("if not (TLO <= v[:10] <= THI): return False")
         g.emit(ind, *body)
     g.emit(1, "except Exception: return False")
     g.emit(1, "return True")
     return _finish(g, f"<passthrough {contract.source}{' binary' if binary else ''}>")
 
 
-def record_struct(contract: Contract) -> type | None:
+def record_struct(contract: Contract, window: Window | None = None) -> type | None:
     """A msgspec Struct for the contract's JSON records, typed so that msgspec checks in C what
     the common case needs: JSON types, enums (exact), numeric bounds, required fields present
     and non-null, unknown fields refused.  A record it refuses takes the dict path (which keeps
-    unknown fields in _extra, accepts numeric strings, or names the violation)."""
+    unknown fields in _extra, accepts numeric strings, or names the violation).  Numeric fields
+    are kept raw (the number's text), so every digit reaches PostgreSQL as written."""
     if JSON_BACKEND != "msgspec":
         return None
     import keyword
-    from typing import Annotated, Literal, Optional, Union
+    from typing import Annotated, Literal, Optional
 
     names = contract.field_names
     if any(not n.isidentifier() or keyword.iskeyword(n) or n.startswith("_") for n in names):
@@ -572,22 +644,20 @@ def record_struct(contract: Contract) -> type | None:
 
     fields = []
     for f in contract.fields:
-        if f.type == "json":
+        if f.type in ("json", "numeric"):
             tp: Any = msgspec.Raw
         elif f.type == "string":
-            tp = Literal[f.enum] if f.enum else str  # type: ignore[valid-type]
+            tp = Literal[f.enum] if f.enum else Annotated[str, msgspec.Meta(max_length=f.length_limit)]  # type: ignore[valid-type]
         elif f.type == "integer":
             tp = num(int, f, BIGINT_MIN, BIGINT_MAX)
-        elif f.type == "numeric":
-            tp = Union[num(int, f), num(float, f)]
         elif f.type == "boolean":
             tp = bool
         elif f.type == "timestamp_micros":
-            tp = Annotated[int, msgspec.Meta(ge=int(f.minimum or 0),
-                                             le=int(f.maximum) if f.maximum is not None else MICROS_MAX - 1)]
+            lo, hi = _micros_bounds(f, window)
+            tp = Annotated[int, msgspec.Meta(ge=lo, le=hi - 1)]
         else:  # date, timestamp: strings checked by the converter
             tp = str
-        if f.type == "json":
+        if f.type in ("json", "numeric"):
             fields.append((f.name, tp, None))  # Raw (null arrives as b"null")
         elif f.required:
             fields.append((f.name, tp))
@@ -600,13 +670,15 @@ def record_struct(contract: Contract) -> type | None:
                              kw_only=True)
 
 
-def compile_struct_converter(contract: Contract, escape: bool, tail: str | None = None) -> Callable[..., str]:
+def compile_struct_converter(contract: Contract, escape: bool, tail: str | None = None,
+                             window: Window | None = None) -> Callable[..., str]:
     """Converter for records decoded with :func:`record_struct` (types already checked).
 
     With ``tail`` (the constant lineage columns and the line terminator) the function is
     ``convert(record, line_number, raw_line)`` and returns the whole COPY row: the fields,
-    the line number, the record hash of the raw line and ``tail`` (one string built per row)."""
-    g = _Gen()
+    the line number, the record hash of the raw line and ``tail`` (one string built per row).
+    Anything it refuses (a Bad or any other error) is redone on the dict path."""
+    g = _Gen(window)
     if tail is None:
         g.emit(0, "def convert(r):")
     else:
@@ -618,9 +690,9 @@ def compile_struct_converter(contract: Contract, escape: bool, tail: str | None 
         n = repr(f.name)
         cells.append(f"{{c{i}}}")
         g.emit(1, f"v = r.{f.name}")
-        if f.type == "json":
+        if f.type in ("json", "numeric"):
             g.emit(1, "if v is not None:", "    v = bytes(v)", "    if v == b'null': v = None")
-        if f.required and f.type != "json":
+        if f.required and f.type not in ("json", "numeric"):
             ind = 1  # msgspec refused a missing or null required field already
         else:
             g.emit(1, f"if v is None: " + (f"raise Bad('missing_required', {n})" if f.required else f"c{i} = NULL"))
@@ -631,21 +703,34 @@ def compile_struct_converter(contract: Contract, escape: bool, tail: str | None 
             if f.required and not f.enum:
                 body.append(f"if not v or v.isspace(): raise Bad('missing_required', {n})")
             body.append(f"c{i} = {g.const(f'ESC{i}', _esc_field(f.name))}(v)" if escape else f"c{i} = v")
-        elif f.type in ("integer", "numeric"):
-            body = [f"c{i} = v"]  # int or float: the f-string formats it as str() would
+        elif f.type == "integer":
+            body = [f"c{i} = v"]  # the f-string formats it as str() would
+        elif f.type == "numeric":
+            # The number's text as written; float() refuses a string, boolean or object (those
+            # take the dict path) and gives the value for the bounds.
+            lo = float("-inf") if f.minimum is None else f.minimum
+            hi = float("inf") if f.maximum is None else f.maximum
+            g.const(f"LO{i}", lo)
+            g.const(f"HI{i}", hi)
+            body = ["x = float(v)",
+                    f"if not (LO{i} <= x <= HI{i}) or not isfinite(x): raise Bad('out_of_range', {n})",
+                    f"c{i} = v.decode()"]
         elif f.type == "boolean":
             body = [f"c{i} = 't' if v else 'f'"]
         elif f.type == "date":
             cache = g.const(f"DC{i}", {})
-            body = [f"c{i} = {cache}.get(v)", f"if c{i} is None: c{i} = _parse_date(v, {n}, {cache})"]
+            body = [f"c{i} = {cache}.get(v)", f"if c{i} is None: c{i} = _parse_date(v, {n}, {cache})",
+                    *_date_window(g, f"c{i}", n)]
         elif f.type == "timestamp":
-            body = _ts_fast(f"c{i}", n)
+            body = _ts_fast(f"c{i}", n, window)
         elif f.type == "timestamp_micros":
             g.const("MICROS", _micros_text)
             body = [f"c{i} = MICROS(v)"]
         else:  # json
             body = [f"if v[0] != 123 and v[0] != 91: raise Bad('wrong_type', {n}, 'expected a JSON object or array')",
                     f"c{i} = v.decode()"]
+            if f.length_limit is not None:  # bytes first: never fewer than the characters
+                body += [f"if len(v) > {f.length_limit}:", "    " + _length_check(f, f"c{i}")[0]]
             if escape:
                 body.append(f"c{i} = {g.const(f'ESCR{i}', _esc_raw_json_field(f.name))}(c{i})")
         g.emit(ind, *body)
@@ -728,7 +813,8 @@ def _numeric_re(f: Field) -> bytes | None:
     return sign + rb"[0-9]{1,%d}(?:\.[0-9]{1,30})?" % digits
 
 
-def compile_line_match(contract: Contract, header: list[str]) -> Callable[[bytes], Any] | None:
+def compile_line_match(contract: Contract, header: list[str],
+                       window: Window | None = None) -> Callable[[bytes], Any] | None:
     """For CSV: ``match(raw_line) -> match or None`` -- one compiled regex per header that
     accepts a subset of the lines :func:`compile_passthrough` accepts (binary form): a line of
     exactly the header's columns, each value one PostgreSQL reads as written (enums exact,
@@ -736,9 +822,13 @@ def compile_line_match(contract: Contract, header: list[str]) -> Callable[[bytes
     with offsets below 16 hours, required values not blank).  For lines with no quote and no
     character COPY must escape, from chunks that are valid UTF-8.  A line it does not match goes
     the per-field way (same result, or the precise reason).  None when a column cannot be
-    expressed (unknown, json, micros, bounds the regex does not cover)."""
+    expressed (unknown, json, micros, bounds the regex does not cover).  Text values are
+    bounded in bytes by their field's length limit (longer ones take the per-field way, which
+    counts characters); with a window, the date part of dates and timestamps is captured and
+    compared with it."""
     known = set(contract.field_names)
     parts: list[bytes] = []
+    dated = False
     for name in header:
         if name not in known:
             return None
@@ -749,9 +839,10 @@ def compile_line_match(contract: Contract, header: list[str]) -> Callable[[bytes
                     return None
                 p = b"(?:" + b"|".join(re.escape(e.encode()) for e in sorted(f.enum, key=len, reverse=True)) + b")"
             elif f.required:
-                p = b"[^,%s]*[%s][^,]*" % (_VISIBLE, _VISIBLE)
+                # Not longer than the limit (then a comma or the end), and not blank.
+                p = b"(?=[^,]{0,%d}(?![^,]))[^,%s]*[%s][^,]*" % (f.length_limit, _VISIBLE, _VISIBLE)
             else:
-                parts.append(b"[^,]*")
+                parts.append(b"[^,]{0,%d}" % f.length_limit)
                 continue
         elif f.type == "integer":
             lo, hi = _bounds(f, BIGINT_MIN, BIGINT_MAX)
@@ -760,13 +851,27 @@ def compile_line_match(contract: Contract, header: list[str]) -> Callable[[bytes
             p = _numeric_re(f)
         elif f.type == "boolean":
             p = b"(?:" + b"|".join(re.escape(b.encode()) for b in sorted(PG_BOOLS, key=len, reverse=True)) + b")"
-        elif f.type == "date":
-            p = _DATE_LINE
-        elif f.type == "timestamp":
-            p = _TS_LINE
+        elif f.type in ("date", "timestamp"):
+            p = _DATE_LINE if f.type == "date" else _TS_LINE
+            if window is not None:
+                p = b"(" + _DATE_LINE + b")" + p[len(_DATE_LINE):]
+                dated = True
         else:
             return None
         if p is None:
             return None
         parts.append(p if f.required else b"(?:" + p + b")?")
-    return re.compile(b",".join(parts)).fullmatch
+    fullmatch = re.compile(b",".join(parts)).fullmatch
+    if not dated:
+        return fullmatch
+    assert window is not None
+    first, last = window.first.isoformat().encode(), window.last.isoformat().encode()
+
+    def match(line: bytes, fullmatch=fullmatch, first=first, last=last):
+        m = fullmatch(line)
+        if m is not None:
+            for d in m.groups():  # the date part of each date and timestamp value, if any
+                if d is not None and not (first <= d <= last):
+                    return None
+        return m
+    return match

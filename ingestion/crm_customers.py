@@ -11,9 +11,9 @@ CONTRACT = Contract(
     watched_fields=("email", "phone"),
     fields=(
         Field("account_id", "string", "CRM account identifier (also the web/app login user_id).", required=True, format="A + 8 digits", identifier="account_id"),
-        Field("email", "string", "Account email as typed by the customer (case/whitespace not normalised).", pii=True, identifier="email"),
+        Field("email", "string", "Account email as typed by the customer (case/whitespace not normalised).", pii=True, identifier="email", max_length=320),
         Field("phone", "string", "Mobile phone in any common KR format (010-1234-5678, +82 10-1234-5678, 01012345678).", pii=True, identifier="phone"),
-        Field("name", "string", "Full name (Korean or English).", pii=True),
+        Field("name", "string", "Full name (Korean or English).", pii=True, max_length=200),
         Field("birth_year", "integer", "Year of birth.", minimum=1900, maximum=2026),
         Field("gender", "string", "Self-declared gender.", enum=("F", "M", "U")),
         Field("city", "string", "City of residence (e.g. Seoul, Busan)."),

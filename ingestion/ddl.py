@@ -43,6 +43,9 @@ LOAD_MANIFEST_COLUMNS = (
     # from raw by `touchpoint erase` after loading (raw holds loaded - erased).
     ("rows_suppressed", "integer not null default 0"),
     ("rows_erased", "integer not null default 0"),
+    # The text encoding as delivered: "utf-8", "utf-8 (BOM removed)", "utf-16-le (BOM; decoded
+    # to UTF-8)" (ingestion/decoding.py); null for failed attempts.
+    ("encoding", "text"),
 )
 
 LOAD_MANIFEST_INDEXES = (

@@ -15,10 +15,10 @@ CONTRACT = Contract(
         Field("occurred_at", "timestamp", "When the event happened.", required=True),
         Field("campaign_id", "string", "Campaign id.", required=True),
         Field("campaign_name", "string", "Campaign name (Korean or English)."),
-        Field("email", "string", "Recipient address as the ESP holds it.", required=True, pii=True, identifier="email"),
-        Field("url", "string", "Clicked URL (click events), usually with UTM parameters."),
+        Field("email", "string", "Recipient address as the ESP holds it.", required=True, pii=True, identifier="email", max_length=320),
+        Field("url", "string", "Clicked URL (click events), usually with UTM parameters.", max_length=8_192),
         Field("bounce_type", "string", "hard or soft (bounce events).", enum=("hard", "soft")),
-        Field("user_agent", "string", "Client user agent (open and click events)."),
+        Field("user_agent", "string", "Client user agent (open and click events).", max_length=2_000),
     ),
     example={
         "event_id": "E0000000001", "message_id": "MSG000000001", "event_type": "open",

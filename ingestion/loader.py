@@ -52,6 +52,8 @@ from ingestion.convert import (
     record_hash,
     record_struct,
 )
+from ingestion.decoding import READ_ERRORS, SNIFF_BYTES, UTF8, Encoding, read_failure, sniff, to_utf8
+from ingestion.plausibility import Window, window_for
 from ingestion.profile import forget_load, profile_load
 from ingestion.registry import CONTRACTS, SOURCE_NAMES
 from ingestion.suppression import drop_suppressed_rows, redact_suppressed_quarantine, share_erasure_lock
@@ -100,6 +102,7 @@ class FileResult:
     seconds: float = 0.0
     careful: bool = False  # PostgreSQL refused data in the fast path; loaded in careful mode
     rows_suppressed: int = 0  # rows of an erased person, dropped (ingestion/suppression.py)
+    encoding: str = "utf-8"  # as delivered (ingestion/decoding.py), e.g. "utf-8 (BOM removed)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,7 +156,8 @@ class _GzipClosing(gzip.GzipFile):
             self._raw.close()
 
 
-def _chunks(path: Path, hasher=None, utf8: bool = False) -> Iterator[tuple[list[bytes], bool, bool, int]]:
+def _chunks(path: Path, hasher=None, utf8: bool = False,
+            encoding: Encoding = UTF8) -> Iterator[tuple[list[bytes], bool, bool, int]]:
     """Physical lines of the file (without the ``\\n``; a trailing ``\\r`` removed), by chunk,
     with two flags for the whole chunk (memchr-fast): does it hold a double quote, and does it
     hold a character COPY text format must escape (backslash, tab, CR, NUL)?
@@ -161,12 +165,13 @@ def _chunks(path: Path, hasher=None, utf8: bool = False) -> Iterator[tuple[list[
     The final line terminator does not start another line.  ``hasher`` (hashlib object) is fed
     the file's bytes as delivered, so new files are read once: checksum and parse in one pass.
     With ``utf8`` a fourth value says whether the whole chunk is ASCII (2), other valid UTF-8 (1)
-    or not valid UTF-8 (0; always 0 without ``utf8``)."""
+    or not valid UTF-8 (0; always 0 without ``utf8``).  ``encoding`` (sniffed from the file's
+    start) says what to remove or decode to get UTF-8."""
     if not utf8:
-        yield from _line_chunks(path, hasher)
+        yield from _line_chunks(path, hasher, encoding)
         return
     carry = b""
-    for data in _reads(path, hasher):
+    for data in _reads(path, hasher, encoding):
         if carry:
             data = carry + data
         cut = data.rfind(b"\n")
@@ -180,13 +185,13 @@ def _chunks(path: Path, hasher=None, utf8: bool = False) -> Iterator[tuple[list[
         yield _split(carry, utf8)
 
 
-def _reads(path: Path, hasher=None) -> Iterator[bytes]:
-    """The file's bytes (decompressed for .gz) in READ_CHUNK reads; the hasher sees every
-    byte as delivered, also those after the last read the caller asked for."""
+def _reads(path: Path, hasher=None, encoding: Encoding = UTF8) -> Iterator[bytes]:
+    """The file's bytes (decompressed for .gz, as UTF-8) in READ_CHUNK reads; the hasher sees
+    every byte as delivered, also those after the last read the caller asked for."""
     fh = _open(path, hasher)
     try:
-        while data := fh.read(READ_CHUNK):
-            yield data
+        reads = iter(lambda: fh.read(READ_CHUNK), b"")
+        yield from (reads if encoding is UTF8 else to_utf8(reads, encoding))
         if hasher is not None:
             while fh.read(1 << 20):  # anything the parser did not need still counts
                 pass
@@ -194,13 +199,13 @@ def _reads(path: Path, hasher=None) -> Iterator[bytes]:
         fh.close()
 
 
-def _line_chunks(path: Path, hasher=None) -> Iterator[tuple[list[bytes], bool, bool, int]]:
+def _line_chunks(path: Path, hasher=None, encoding: Encoding = UTF8) -> Iterator[tuple[list[bytes], bool, bool, int]]:
     """_chunks without the UTF-8 flag, with no copy of the 4 MiB read: the read is split as
     it is and its unfinished last line carried into the next read's first line.  The flags
     are those of the read plus the carried part (a flag may be set by a line the chunk does
     not hold yet: that only sends the chunk down the slower, escaping path)."""
     carry = b""
-    for data in _reads(path, hasher):
+    for data in _reads(path, hasher, encoding):
         lines = data.split(b"\n")
         tail = lines.pop()  # after the last newline: the start of a line the next read ends
         if not lines:
@@ -239,6 +244,15 @@ def _split(data: bytes, utf8: bool = False) -> tuple[list[bytes], bool, bool, in
 
 def _csv_special(raw: bytes) -> bool:
     return b"\\" in raw or b"\t" in raw or b"\r" in raw or b"\x00" in raw
+
+
+def sniff_encoding(path: Path) -> Encoding:
+    """The encoding of the file's text, from its first bytes (decompressed)."""
+    fh = _open(path)
+    try:
+        return sniff(fh.read(SNIFF_BYTES))
+    finally:
+        fh.close()
 
 
 def file_checksum(path: Path) -> str:
@@ -457,21 +471,22 @@ def _jsonl_reason(line: bytes, exc: BaseException) -> str:
 
 
 def _run_jsonl(contract: Contract, path: Path, const: str, w: _RawWriter, q: _Quarantine, blanks: _Blanks,
-               extra_counts: Counter, careful: bool, hasher=None) -> int:
+               extra_counts: Counter, careful: bool, hasher=None, encoding: Encoding = UTF8,
+               window: Window | None = None) -> int:
     """JSON lines.  Fast path: decode into a msgspec Struct (json fields kept raw, unknown
     fields refused); any record the fast path does not accept is redone on the dict path,
     which is authoritative (it yields the same row, keeps unknown fields, or names the
     violation)."""
     w.configure(contract.field_names, NULL, extra_in_main=False)
-    plain = compile_converter(contract, "jsonl", escape=False)
-    escaping = compile_converter(contract, "jsonl", escape=True)
-    struct = None if careful else record_struct(contract)
+    plain = compile_converter(contract, "jsonl", escape=False, window=window)
+    escaping = compile_converter(contract, "jsonl", escape=True, window=window)
+    struct = None if careful else record_struct(contract, window)
     if struct is not None:
         import msgspec
 
         sdecode = msgspec.json.Decoder(struct).decode
-        splain = compile_struct_converter(contract, escape=False, tail=const)
-        sescaping = compile_struct_converter(contract, escape=True, tail=const)
+        splain = compile_struct_converter(contract, escape=False, tail=const, window=window)
+        sescaping = compile_struct_converter(contract, escape=True, tail=const, window=window)
     known = frozenset(contract.field_names)
     rhash = record_hash
     pending = blanks.pending
@@ -513,7 +528,7 @@ def _run_jsonl(contract: Contract, path: Path, const: str, w: _RawWriter, q: _Qu
             extra_counts.update(k for k, v in ex.items() if v is not None)
             w.write_extra(f"{row}\t{n}\t{rhash(line)}\t{copy_escape(json_encode(ex))}{const}", n, line)
 
-    for lines, _quotes, specials, _utf8 in _chunks(path, hasher):
+    for lines, _quotes, specials, _utf8 in _chunks(path, hasher, encoding=encoding):
         if struct is None:
             for line in lines:
                 n += 1
@@ -596,7 +611,8 @@ def _check_header(contract: Contract, rel: str, header: list[str]) -> list[str]:
 
 
 def _run_csv(contract: Contract, path: Path, rel: str, const: str, w: _RawWriter, q: _Quarantine,
-             blanks: _Blanks, extra_counts: Counter, careful: bool, hasher=None) -> int:
+             blanks: _Blanks, extra_counts: Counter, careful: bool, hasher=None, encoding: Encoding = UTF8,
+             window: Window | None = None) -> int:
     """CSV, chunk by chunk.  A chunk without any quote is split on commas; otherwise
     csv.reader parses it, and a record still open at the end of the chunk (a quoted field
     spanning lines) is carried over and re-parsed with the next chunk.  Rows whose values
@@ -612,7 +628,7 @@ def _run_csv(contract: Contract, path: Path, rel: str, const: str, w: _RawWriter
     extra_idx: list[tuple[int, str]] = []
     rows: list[str] = []
     meta: list[tuple[int, bytes]] | None = [] if careful else None
-    chunks = _chunks(path, hasher, utf8=True)
+    chunks = _chunks(path, hasher, utf8=True, encoding=encoding)
     const_b = const.encode("utf-8")
     passthrough_b = None
     match = None
@@ -700,11 +716,13 @@ def _run_csv(contract: Contract, path: Path, rel: str, const: str, w: _RawWriter
                 log.info("%s: unknown column(s) kept in _extra: %s", rel, ", ".join(h for _, h in extra_idx))
             columns = [h for h in header if h in known]
             w.configure(columns, "", extra_in_main=bool(extra_idx))
-            plain = compile_converter(contract, "csv", escape=False, header=header, columns=columns, null="")
-            escaping = compile_converter(contract, "csv", escape=True, header=header, columns=columns, null="")
-            passthrough = None if careful else compile_passthrough(contract, header)
-            passthrough_b = None if careful else compile_passthrough(contract, header, binary=True)
-            match = None if passthrough_b is None else compile_line_match(contract, header)
+            plain = compile_converter(contract, "csv", escape=False, header=header, columns=columns, null="",
+                                      window=window)
+            escaping = compile_converter(contract, "csv", escape=True, header=header, columns=columns, null="",
+                                         window=window)
+            passthrough = None if careful else compile_passthrough(contract, header, window=window)
+            passthrough_b = None if careful else compile_passthrough(contract, header, binary=True, window=window)
+            match = None if passthrough_b is None else compile_line_match(contract, header, window)
             blines = blines[reader.line_num:]
             if not blines:
                 continue
@@ -814,22 +832,40 @@ def load_file(conn: psycopg.Connection, source: str, path: Path, logical_date: d
         raise LoadError(f"unknown source {source!r}; known sources: {', '.join(SOURCE_NAMES)}")
     path = Path(path)
     rel = _relative(path, Path(landing_dir))
-    fmt = file_format(path)
-    if fmt != contract.file_format:
-        raise LoadError(f"{rel}: {source} is delivered as .{contract.file_format}[.gz], not {path.name}")
     started = time.perf_counter()
-    size = path.stat().st_size
     load_id = _new_load_id(source, logical_date)
+    size = None
     try:
         try:
-            return _load(conn, contract, path, rel, logical_date, size, load_id, started, careful=False)
-        except _RetryCareful as retry:
-            log.warning("%s: PostgreSQL rejected data during COPY (SQLSTATE %s); reloading in careful mode",
-                        rel, retry.sqlstate)
-            return _load(conn, contract, path, rel, logical_date, size, load_id, started, careful=True)
+            if file_format(path) != contract.file_format:
+                raise LoadError(f"{rel}: {source} is delivered as .{contract.file_format}[.gz], not {path.name}")
+            size = path.stat().st_size
+            try:
+                return _load(conn, contract, path, rel, logical_date, size, load_id, started, careful=False)
+            except _RetryCareful as retry:
+                log.warning("%s: PostgreSQL rejected data during COPY (SQLSTATE %s); reloading in careful mode",
+                            rel, retry.sqlstate)
+                return _load(conn, contract, path, rel, logical_date, size, load_id, started, careful=True)
+        except READ_ERRORS as exc:
+            # A file that cannot be read fails alone: the run goes on with the next one.
+            raise LoadError(f"{rel}: {read_failure(exc, path.name.endswith('.gz'))}; nothing loaded") from None
+        except (LoadError, psycopg.Error):
+            raise
+        except Exception as exc:  # a bug, not the data: keep the traceback in the log, fail this file only
+            log.exception("%s: unexpected error while loading", rel)
+            raise LoadError(f"{rel}: unexpected error while loading ({type(exc).__name__}: {exc});"
+                            " nothing loaded") from None
     except LoadError as exc:
-        _record_failure(conn, contract.source, logical_date, rel, file_checksum(path), size, load_id, str(exc))
+        _record_failure(conn, contract.source, logical_date, rel, _checksum_or_unreadable(path), size, load_id,
+                        str(exc))
         raise
+
+
+def _checksum_or_unreadable(path: Path) -> str:
+    try:
+        return file_checksum(path)
+    except OSError as exc:
+        return f"unreadable ({type(exc).__name__})"
 
 
 class _RetryCareful(Exception):
@@ -881,6 +917,8 @@ def _load(conn: psycopg.Connection, contract: Contract, path: Path, rel: str, lo
                 return FileResult(source, logical_date, rel, checksum, row[0], row[1], row[2], current[0],
                                   "skipped", dict(row[3]), seconds=time.perf_counter() - started,
                                   rows_suppressed=row[4])
+            encoding = sniff_encoding(path)
+            window = window_for(logical_date)
             cur.execute("select set_config('TimeZone', %s, true), set_config('DateStyle', 'ISO, YMD', true),"
                         " set_config('client_encoding', 'UTF8', true), now()", (contract.naive_timezone,))
             loaded_at = cur.fetchone()[3]
@@ -897,9 +935,11 @@ def _load(conn: psycopg.Connection, contract: Contract, path: Path, rel: str, lo
             gc.disable()
             try:
                 if contract.file_format == "jsonl":
-                    rows_read = _run_jsonl(contract, path, const, writer, q, blanks, extra_counts, careful, hasher)
+                    rows_read = _run_jsonl(contract, path, const, writer, q, blanks, extra_counts, careful, hasher,
+                                           encoding, window)
                 else:
-                    rows_read = _run_csv(contract, path, rel, const, writer, q, blanks, extra_counts, careful, hasher)
+                    rows_read = _run_csv(contract, path, rel, const, writer, q, blanks, extra_counts, careful, hasher,
+                                         encoding, window)
                 rows_loaded = writer.finish()
             except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
                 writer.abort(exc)
@@ -942,15 +982,18 @@ def _load(conn: psycopg.Connection, contract: Contract, path: Path, rel: str, lo
                 forget_load(cur, replaced)
                 cur.execute("update ops.load_manifest set is_current = false, status = 'superseded',"
                             " superseded_by = %s where load_id = %s", (load_id, replaced))
+            # Earlier attempts of this file that failed are answered by this load.
+            cur.execute("update ops.load_manifest set superseded_by = %s where source = %s and file_path = %s"
+                        " and status = 'failed' and superseded_by is null", (load_id, source, rel))
             extras = dict(sorted(extra_counts.items()))
             cur.execute(
                 "insert into ops.load_manifest (load_id, source, logical_date, file_path, checksum, rows_read,"
                 " rows_loaded, rows_quarantined, extra_fields, is_current, loaded_at, status, replaces_load_id,"
-                " file_bytes, duration_ms, rows_suppressed)"
-                " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, true, %s, 'loaded', %s, %s, %s, %s)",
+                " file_bytes, duration_ms, rows_suppressed, encoding)"
+                " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, true, %s, 'loaded', %s, %s, %s, %s, %s)",
                 (load_id, source, logical_date, rel, checksum, rows_read, rows_loaded, rows_quarantined,
                  Jsonb(extras) if extras else None, loaded_at, replaced, size,
-                 int((time.perf_counter() - started) * 1000), rows_suppressed),
+                 int((time.perf_counter() - started) * 1000), rows_suppressed, encoding.label),
             )
             profile_load(cur, contract, load_id, logical_date, loaded_at)
     finally:
@@ -961,6 +1004,8 @@ def _load(conn: psycopg.Connection, contract: Contract, path: Path, rel: str, lo
              f", replaced {replaced}" if replaced else "", seconds, load_id)
     if blanks.dropped:
         log.info("%s: ignored %d blank line(s) at the end of the file", rel, blanks.dropped)
+    if encoding is not UTF8:
+        log.warning("%s: delivered as %s", rel, encoding.label)
     if extras:
         log.warning("%s: unknown field(s) kept in _extra: %s", rel,
                     ", ".join(f"{k} ({v})" for k, v in extras.items()))
@@ -970,7 +1015,8 @@ def _load(conn: psycopg.Connection, contract: Contract, path: Path, rel: str, lo
         for line_number, reason in q.examples:
             log.warning("%s: line %d quarantined: %s", rel, line_number, reason)
     return FileResult(source, logical_date, rel, checksum, rows_read, rows_loaded, rows_quarantined, load_id,
-                      "replaced" if replaced else "loaded", extras, replaced, seconds, careful, rows_suppressed)
+                      "replaced" if replaced else "loaded", extras, replaced, seconds, careful, rows_suppressed,
+                      encoding.label)
 
 
 def ingest(logical_date: date, sources: list[str] | None = None, landing_dir: Path | None = None,

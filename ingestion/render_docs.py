@@ -12,7 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from ingestion.contract import LINEAGE_COLUMNS, PG_TYPES, Contract, Field
+from ingestion.contract import DEFAULT_MAX_LENGTH, LINEAGE_COLUMNS, PG_TYPES, Contract, Field
+from ingestion.plausibility import DEFAULT_EPOCH, DEFAULT_FUTURE_TOLERANCE_DAYS
 from ingestion.landing import record_bytes
 from ingestion.registry import CONTRACTS, SOURCE_NAMES
 
@@ -33,6 +34,10 @@ def _num(x: float) -> str:
 def _allowed(f: Field) -> str:
     if f.enum:
         return ", ".join(f"`{v}`" for v in f.enum)
+    if f.length_limit is not None:
+        return f"<= {f.length_limit:,} characters"
+    if f.type in ("date", "timestamp", "timestamp_micros"):
+        return "[plausible dates](#plausibility-bounds)"
     if f.minimum is not None and f.maximum is not None:
         return f"{_num(f.minimum)} .. {_num(f.maximum)}"
     if f.minimum is not None:
@@ -120,6 +125,22 @@ def render() -> str:
     ]
     for col, ddl, desc in LINEAGE_COLUMNS:
         parts.append(f"| `{col}` | {ddl} | {_cell(desc)} |")
+    parts += [
+        "",
+        "## Plausibility bounds",
+        "",
+        "Values valid by type but impossible for a brand's data are quarantined with the field named "
+        "(see [loading.md](loading.md#plausibility-bounds)):",
+        "",
+        f"- dates and timestamps (the date part as written): not before the data epoch "
+        f"(`TOUCHPOINT_DATA_EPOCH`, default {DEFAULT_EPOCH.isoformat()}) and not after the delivery date plus "
+        f"`TOUCHPOINT_FUTURE_TOLERANCE_DAYS` (default {DEFAULT_FUTURE_TOLERANCE_DAYS}) days: "
+        "`implausible_timestamp: <field> (before ...|after ...)`, `implausible_date: <field> (...)`;",
+        f"- text: at most the characters in the field's row below (strings default to "
+        f"{DEFAULT_MAX_LENGTH['string']:,}, JSON text to {DEFAULT_MAX_LENGTH['json']:,}): `too_long: <field>`;",
+        "- numbers: the range in the field's row below (money in KRW within its contract's bounds): "
+        "`out_of_range: <field>`.",
+    ]
     parts.append("")
     for name in SOURCE_NAMES:
         parts.append(render_source(CONTRACTS[name]))

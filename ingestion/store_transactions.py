@@ -13,7 +13,7 @@ CONTRACT = Contract(
     fields=(
         Field("receipt_id", "string", "POS receipt id.", required=True),
         Field("store_id", "string", "Store id.", required=True),
-        Field("store_name", "string", "Store name."),
+        Field("store_name", "string", "Store name.", max_length=200),
         Field("region", "string", "Store region (Seoul, Gyeonggi, Busan, ...)."),
         Field("transaction_local_time", "timestamp", "Receipt time, naive store-local time.", required=True),
         Field("transaction_type", "string", "Sale or return.", required=True, enum=("sale", "return")),

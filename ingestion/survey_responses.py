@@ -16,9 +16,9 @@ CONTRACT = Contract(
               enum=("after_purchase", "after_support", "after_store_visit", "periodic", "in_app")),
         Field("channel", "string", "Where it was answered.", enum=("email", "sms", "app", "web", "kiosk")),
         Field("account_id", "string", "CRM account id when known.", identifier="account_id"),
-        Field("email", "string", "Respondent email when known.", pii=True, identifier="email"),
+        Field("email", "string", "Respondent email when known.", pii=True, identifier="email", max_length=320),
         Field("reference_id", "string", "Order, receipt or ticket the survey was about."),
-        Field("comment", "string", "Free-text answer.", pii=True),
+        Field("comment", "string", "Free-text answer.", pii=True, max_length=5_000),
         Field("responded_at", "timestamp", "When the response was submitted.", required=True),
     ),
     example={

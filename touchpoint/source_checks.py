@@ -59,10 +59,11 @@ def delivery_checks(conn: psycopg.Connection, day: date) -> list[dict]:
     severities = source_severities()
     manifest = {row[0]: row[1:] for row in conn.execute(
         """
-        select source, count(*) filter (where is_current), count(*) filter (where status = 'failed'),
+        select source, count(*) filter (where is_current),
+            count(*) filter (where status = 'failed' and superseded_by is null),
             coalesce(sum(rows_read) filter (where is_current), 0),
             coalesce(sum(rows_loaded) filter (where is_current), 0),
-            string_agg(error, '; ') filter (where status = 'failed')
+            string_agg(error, '; ') filter (where status = 'failed' and superseded_by is null)
         from ops.load_manifest where logical_date = %s group by source
         """, (day,)).fetchall()}
     profiles = {row[0]: row[1:] for row in conn.execute(
@@ -75,6 +76,16 @@ def delivery_checks(conn: psycopg.Connection, day: date) -> list[dict]:
         where profiles.logical_date = %(day)s
         group by profiles.source
         """, {"day": day, "future": day + timedelta(days=FUTURE_TOLERANCE_DAYS)}).fetchall()}
+    # Rows the loader quarantined for a date beyond its plausibility window (ingestion/
+    # plausibility.py) are dated in the future too: a clock a year ahead is still named here.
+    quarantined_future = dict(conn.execute(
+        """
+        select quarantine.source, count(*)
+        from raw.quarantine as quarantine
+        join ops.load_manifest as manifest on manifest.load_id = quarantine.load_id and manifest.is_current
+        where quarantine.logical_date = %s and quarantine.reason ~ '^implausible_(timestamp|date): .* \\(after '
+        group by quarantine.source
+        """, (day,)).fetchall()) if _has_quarantine(conn) else {}
     checks = []
     for source, contract in CONTRACTS.items():
         severity = severities[source]
@@ -100,13 +111,15 @@ def delivery_checks(conn: psycopg.Connection, day: date) -> list[dict]:
             f"{source}: none of the {rows_read} rows of {day} could be loaded (all quarantined)",
             rows_read=rows_read, rows_loaded=rows_loaded))
         profiled, future, newest_day, newest_at = profiles.get(source, (0, 0, None, None))
-        profiled, future = int(profiled), int(future)  # sums arrive as Decimal: keep details JSON-able
+        implausible = int(quarantined_future.get(source, 0))
+        profiled, future = int(profiled) + implausible, int(future) + implausible  # Decimal sums: JSON-able
         share = future / profiled if profiled else 0.0
+        latest = f" (latest {newest_at:%Y-%m-%d %H:%M} UTC)" if newest_at and newest_at.date() > day else ""
         checks.append(_check(
             "no_future_events", source, share <= FUTURE_SHARE_LIMIT, severity,
-            f"{source}: {future} of {profiled} rows of the {day} delivery are dated after {day}"
-            f" (latest {newest_at:%Y-%m-%d %H:%M} UTC); timestamps this far ahead are wrong"
-            if newest_at else "", future_rows=future, rows=profiled))
+            f"{source}: {future} of {profiled} rows of the {day} delivery are dated after {day}{latest}"
+            f"{f', {implausible} of them quarantined as implausible' if implausible else ''};"
+            " timestamps this far ahead are wrong", future_rows=future, rows=profiled))
         oldest_allowed = day - timedelta(days=stale_days())
         checks.append(_check(
             "recent_events", source, newest_day is None or newest_day >= oldest_allowed, severity,
@@ -148,6 +161,10 @@ def freshness_checks(conn: psycopg.Connection, run_id: str) -> list[dict]:
                            "passed": False, "status": "not_run", "severity": severities[source],
                            "reason": f"{source}: dbt source freshness could not run ({status})", "details": {}})
     return checks
+
+
+def _has_quarantine(conn: psycopg.Connection) -> bool:
+    return conn.execute("select to_regclass('raw.quarantine')").fetchone()[0] is not None
 
 
 def _period_text(criteria: dict | None) -> str | None:
