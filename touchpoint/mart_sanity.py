@@ -6,7 +6,8 @@ Type checks let absurd values through: a `last_seen_at` of 9999-12-31, a
 
 - every date/timestamp column of a mart lies in the warehouse's data range, from
   `TOUCHPOINT_DATA_EPOCH` (default 2000-01-01) to the data date plus
-  `TOUCHPOINT_MART_FUTURE_DAYS` (default 2), unless `expectations/mart_bounds.yml` names
+  `TOUCHPOINT_FUTURE_TOLERANCE_DAYS` (default 2), the loader's own window, unless
+  `expectations/mart_bounds.yml` names
   the column as one that may lie in the future (an expiry date, a prediction);
 - every text column is at most `text_max_length` characters (default 2,000; per column
   in the same file).
@@ -31,8 +32,6 @@ from touchpoint.config import REPO_ROOT
 TEMPORAL_TYPES = ("date", "timestamp without time zone", "timestamp with time zone")
 TEXT_TYPES = ("text", "character varying", "character")
 DEFAULT_TEXT_MAX = 2000
-DEFAULT_FUTURE_DAYS = 2
-DEFAULT_EPOCH = "2000-01-01"
 
 
 def bounds_file() -> Path:
@@ -53,16 +52,15 @@ def load_bounds(path: Path | None = None) -> dict:
     }
 
 
-def data_epoch() -> date:
-    value = os.environ.get("TOUCHPOINT_DATA_EPOCH", DEFAULT_EPOCH)
+def data_range(logical_date: date) -> tuple[date, date]:
+    """(first, last) plausible date: the loader's own window (ingestion/plausibility.py),
+    so a value the loader would have let in never blocks a mart, and vice versa."""
+    from ingestion.plausibility import data_epoch, future_tolerance_days
+
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"TOUCHPOINT_DATA_EPOCH must be a date YYYY-MM-DD, not {value!r}") from None
-
-
-def future_days() -> int:
-    return int(os.environ.get("TOUCHPOINT_MART_FUTURE_DAYS", str(DEFAULT_FUTURE_DAYS)))
+        return data_epoch(), logical_date + timedelta(days=future_tolerance_days())
+    except SystemExit as exc:  # its CLI-style error: a setting error here, not an exit
+        raise ValueError(str(exc)) from None
 
 
 def _columns(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:
@@ -96,8 +94,8 @@ def mart_checks(conn: psycopg.Connection, schema: str, marts: list[str], logical
                 bounds: dict | None = None) -> list[dict]:
     """One check per bounded column of each mart: its changed rows within the bounds."""
     bounds = bounds or load_bounds()
-    low = data_epoch()
-    high = logical_date + timedelta(days=future_days() + 1)  # exclusive: the whole last day counts
+    low, last = data_range(logical_date)
+    high = last + timedelta(days=1)  # exclusive: the whole last day counts
     checks = []
     for table in marts:
         columns = [(n, t) for n, t in _columns(conn, schema, table) if not n.startswith("_")]

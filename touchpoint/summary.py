@@ -10,10 +10,15 @@ from touchpoint.warehouse import redact
 def print_summary(url: str, outcome) -> None:
     with psycopg.connect(url) as conn:
         loads = conn.execute(
-            "select source, count(*), sum(rows_read), sum(rows_loaded), sum(rows_quarantined) "
-            "from ops.load_manifest where logical_date = %s and is_current group by source order by source",
+            "select source, count(*), sum(rows_read), sum(rows_loaded), sum(rows_quarantined), sum(rows_suppressed) "
+            "from ops.load_manifest where logical_date = %s and is_current and status <> 'failed' "
+            "group by source order by source",
             (outcome.data_date,),
         ).fetchall()
+        # Files that could not be read and have not been answered by a corrected re-delivery.
+        failed_files = conn.execute(
+            "select file_path, error from ops.load_manifest where logical_date = %s and status = 'failed' "
+            "and superseded_by is null order by source, file_path", (outcome.data_date,)).fetchall()
         checks = conn.execute(
             "select count(*) filter (where status = 'passed'), count(*) filter (where status = 'failed'),"
             " count(*) filter (where status = 'not_run'), count(*) filter (where status = 'warned') "
@@ -37,11 +42,14 @@ def print_summary(url: str, outcome) -> None:
     if getattr(outcome, "stages", None):
         print("Stages (wall seconds, tasks):  " + "  ".join(
             f"{s['stage']} {s['wall_s']:.0f}s/{s['tasks']}" for s in outcome.stages))
-    print("Rows loaded per source (read = loaded + quarantined):")
+    print("Rows loaded per source (read = loaded + quarantined + suppressed):")
     if not loads:
         print("  (no files for this date)")
-    for source, files, read, loaded, quarantined in loads:
-        print(f"  {source:<20} files={files:<3} read={read:<8} loaded={loaded:<8} quarantined={quarantined}")
+    for source, files, read, loaded, quarantined, suppressed in loads:
+        print(f"  {source:<20} files={files:<3} read={read:<8} loaded={loaded:<8} quarantined={quarantined}"
+              + (f" suppressed={suppressed} (erased people)" if suppressed else ""))
+    for path, error in failed_files:
+        print(f"  FAILED {path}: {error or 'unreadable'}")
     passed, failed, not_run, warned = checks
     print(f"Checks: {passed} passed, {failed} failed, {not_run} did not run, {warned} warned"
           " (sources, anomalies, dbt tests, Great Expectations; see ops.audit_results)")
