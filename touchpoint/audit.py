@@ -181,6 +181,7 @@ def dbt_checks(conn: psycopg.Connection, run_id: str) -> list[dict]:
         latest[row[0]] = row
     results: list[dict] = []
     nodes = _manifest_nodes()
+    cause = _first_failed_task(conn, run_id)
     for unique_id, rtype, status, severity, failures, message in latest.values():
         warn_only = rtype == "test" and severity and severity.lower() == "warn"
         if status in ("error", "fail"):
@@ -201,12 +202,27 @@ def dbt_checks(conn: psycopg.Connection, run_id: str) -> list[dict]:
         # the first watcher producer's `dbt build` selects the sources with staging.
         if node["resource_type"] == "test" and node["config"].get("severity", "error").lower() != "error":
             continue
+        why = (f"because task {cause[0]} failed ({cause[1]})" if cause
+               else "(the run stopped before it, or a model it depends on failed)")
         results.append({"check_type": "dbt", "check_name": node["resource_type"], "object_name": unique_id,
                         "passed": False, "status": "not_run", "severity": "error",
-                        "reason": f"{_node_label(unique_id)} did not run in this run (the run stopped"
-                                  " before it, or a model it depends on failed)",
-                        "details": {"status": "not run in this run"}})
+                        "reason": f"{_node_label(unique_id)} did not run in this run {why}",
+                        "details": {"status": "not run in this run",
+                                    **({"blocked_by_task": cause[0]} if cause else {})}})
     return results
+
+
+def _first_failed_task(conn: psycopg.Connection, run_id: str) -> tuple[str, str] | None:
+    """(task id, first line of its error) of the run's first failed task, if any: the
+    reason its downstream checks did not run."""
+    if not _table_exists(conn, "ops", "task_failures"):
+        return None
+    row = conn.execute("select task_id, exception from ops.task_failures where run_id = %s "
+                       "order by failed_at limit 1", (run_id,)).fetchone()
+    if row is None or not row[0]:
+        return None
+    first_line = (row[1] or "").strip().splitlines()[0][:200] if row[1] else "no message"
+    return row[0], first_line
 
 
 def _node_label(unique_id: str) -> str:

@@ -189,8 +189,11 @@ def verdict_text(blocking: list[dict], top: int = 5) -> str:
     not_run = [c for c in blocking if c.get("status") == "not_run"]
     reasons = [check.get("reason") or f"{check['check_type']} {check['check_name']} {check['object_name']}"
                for check in (failed or not_run)[:top]]
+    tasks = sorted({(check.get("details") or {}).get("blocked_by_task") for check in not_run} - {None})
+    because = f" because task {', '.join(tasks)} failed" if tasks else ""
     # One line: log excerpts and alert previews keep a message's first line only.
-    return f"publication blocked: {len(failed)} check(s) failed, {len(not_run)} did not run: " + " | ".join(reasons)
+    return (f"publication blocked: {len(failed)} check(s) failed, {len(not_run)} did not run{because}: "
+            + " | ".join(reasons))
 
 
 def check_source_freshness(run_id: str, data_date: date) -> list[dict]:

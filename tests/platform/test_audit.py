@@ -120,3 +120,22 @@ def test_a_malformed_suite_is_a_clear_error(tmp_path):
     (tmp_path / "broken.yml").write_text("expectations: []\n")
     with pytest.raises(ValueError, match="needs 'table' and 'expectations'"):
         audit.load_suites(tmp_path)
+
+
+def test_checks_that_did_not_run_name_the_task_that_failed(manifest, results_table):
+    # GIVEN an ingest task failed on an unreadable file, so the night never reached dbt
+    from touchpoint.pipeline import verdict_text
+
+    results_table.execute(
+        "insert into ops.task_failures (dag_id, task_id, run_id, exception) values ('touchpoint_nightly', "
+        "'ingest.loyalty_events', 'r1', 'LoadFailed: part-0002.jsonl.gz: gzip stream truncated\nTraceback ...')")
+    checks = audit.dbt_checks(results_table, "r1")
+    assert {c["status"] for c in checks} == {"not_run"}
+    assert all("because task ingest.loyalty_events failed (LoadFailed: part-0002.jsonl.gz: gzip stream "
+               "truncated)" in c["reason"] for c in checks)
+    text = verdict_text(checks)
+    assert text.startswith("publication blocked: 0 check(s) failed, 4 did not run because task "
+                           "ingest.loyalty_events failed: ")
+    # a run without a failed task keeps the general reason
+    assert "the run stopped before it" in audit.dbt_checks(results_table, "r2")[0]["reason"]
+    assert "because task" not in verdict_text(audit.dbt_checks(results_table, "r2"))
