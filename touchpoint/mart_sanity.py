@@ -5,7 +5,8 @@ Type checks let absurd values through: a `last_seen_at` of 9999-12-31, a
 (the contracts' plausibility bounds); this is the second line, on what BI would see:
 
 - every date/timestamp column of a mart lies in the warehouse's data range, from
-  `TOUCHPOINT_DATA_EPOCH` (default 2000-01-01) to the data date plus
+  `TOUCHPOINT_DATA_EPOCH` (default 2000-01-01) to the data date (or today, if later:
+  processing times such as a merge's `merged_at` are today's on a backfill) plus
   `TOUCHPOINT_FUTURE_TOLERANCE_DAYS` (default 2), the loader's own window, unless
   `expectations/mart_bounds.yml` names
   the column as one that may lie in the future (an expiry date, a prediction);
@@ -20,7 +21,7 @@ Failures block publication like any error-severity check.
 from __future__ import annotations
 
 import os
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
@@ -57,8 +58,11 @@ def data_range(logical_date: date) -> tuple[date, date]:
     so a value the loader would have let in never blocks a mart, and vice versa."""
     from ingestion.plausibility import data_epoch, future_tolerance_days
 
+    # Processing times (a merge's merged_at, a row's updated_at) are today's, even on a
+    # backfill of an older data date: the later of the two bounds the range.
+    latest = max(logical_date, datetime.now(timezone.utc).date())
     try:
-        return data_epoch(), logical_date + timedelta(days=future_tolerance_days())
+        return data_epoch(), latest + timedelta(days=future_tolerance_days())
     except SystemExit as exc:  # its CLI-style error: a setting error here, not an exit
         raise ValueError(str(exc)) from None
 
