@@ -18,8 +18,6 @@ import argparse
 import json
 import platform
 import sys
-import threading
-import time
 import uuid
 from datetime import date
 from pathlib import Path
@@ -30,10 +28,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "platform"))
 
-from test_publish_locks import Readers  # noqa: E402
+from test_publish_locks import swap_beside_readers  # noqa: E402
 from touchpoint import warehouse  # noqa: E402
 from touchpoint.bootstrap import ensure_warehouse  # noqa: E402
-from touchpoint.db import admin_database_url, owned_by, with_database  # noqa: E402
+from touchpoint.db import create_database, drop_database  # noqa: E402
 from touchpoint.publish import publish, rollback  # noqa: E402
 
 CANDIDATE = "marts_candidate"
@@ -53,30 +51,7 @@ def build(conn: psycopg.Connection, rows: int) -> None:
 
 
 def scenario(url: str, long_seconds: float, action) -> dict:
-    readers = Readers(url)
-    started = threading.Event()
-    done = threading.Event()
-
-    def long_query():
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("select count(*) from marts.customer_360")
-            started.set()
-            conn.execute(f"select count(*), pg_sleep({long_seconds}) from marts.customer_360")
-        done.set()
-    thread = threading.Thread(target=long_query, daemon=True)
-    thread.start()
-    started.wait(30)
-    readers.poll("orders_daily")
-    readers.poll("customer_360")
-    readers.transaction("orders_daily", "customer_360")
-    readers.transaction("customer_360", "orders_daily")
-    time.sleep(1)
-    began = time.monotonic()
-    action()
-    took = time.monotonic() - began
-    time.sleep(1)
-    readers.finish()
-    thread.join()
+    readers, took = swap_beside_readers(url, action, long_seconds)
     return {"seconds": round(took, 3), "longest_reader_wait_seconds": round(max(readers.waits.values()), 3),
             "reader_waits": {k: round(v, 3) for k, v in readers.waits.items()},
             "reader_errors": [f"{type(e).__name__}: {e}" for e in readers.errors]}
@@ -89,9 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     base = warehouse.start()
     name = f"tp_bench_readers_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_database_url(base), autocommit=True) as admin:
-        admin.execute(f'create database "{name}"{owned_by(base)}')
-    url = with_database(base, name)
+    url = create_database(base, name)
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             ensure_warehouse(conn)
@@ -109,8 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - recorded: a swap that gave up is a result too
         results = {**locals().get("results", {}), "error": f"{type(exc).__name__}: {exc}"}
     finally:
-        with psycopg.connect(admin_database_url(base), autocommit=True) as admin:
-            admin.execute(f'drop database if exists "{name}" with (force)')
+        drop_database(base, name)
     out = {"rows": args.rows, "long_query_seconds": args.long_seconds, "machine": platform.platform(),
            "results": results}
     path = REPO / "bench" / "results" / "publish_readers.json"

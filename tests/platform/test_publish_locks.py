@@ -42,12 +42,12 @@ class Readers:
         thread.start()
         self.threads.append(thread)
 
-    def long_query(self, mart: str, started: threading.Event) -> None:
+    def long_query(self, mart: str, started: threading.Event, seconds: float = LONG_QUERY_SECONDS) -> None:
         def run():
             with psycopg.connect(self.url, autocommit=True) as conn:
                 conn.execute(f"select count(*) from marts.{mart}")  # the view is locked from here
                 started.set()
-                conn.execute(f"select count(*), pg_sleep({LONG_QUERY_SECONDS}) from marts.{mart}")
+                conn.execute(f"select count(*), pg_sleep({seconds}) from marts.{mart}")
         self._run(run)
 
     def poll(self, mart: str) -> None:
@@ -92,11 +92,13 @@ def published(fresh_conn):
     return first
 
 
-def _swap_beside_readers(url: str, action) -> tuple[Readers, float]:
+def swap_beside_readers(url: str, action, long_seconds: float = LONG_QUERY_SECONDS) -> tuple[Readers, float]:
+    """Run `action` (a publish or rollback) beside a long query, pollers and BI transactions
+    (bench/bench_publish_readers.py uses it too)."""
     readers = Readers(url)
     started = threading.Event()
-    readers.long_query("customer_360", started)
-    assert started.wait(10)
+    readers.long_query("customer_360", started, long_seconds)
+    assert started.wait(30)
     readers.poll("orders_daily")
     readers.poll("customer_360")
     readers.transaction("orders_daily", "customer_360")
@@ -111,7 +113,7 @@ def _swap_beside_readers(url: str, action) -> tuple[Readers, float]:
 
 
 def test_publish_and_rollback_beside_a_long_query_and_bi_transactions(fresh_conn, fresh_db_url, published):
-    readers, took = _swap_beside_readers(
+    readers, took = swap_beside_readers(
         fresh_db_url, lambda: publish(fresh_conn, "run2", date(2026, 11, 2), CANDIDATE))
     assert readers.errors == []  # before: DeadlockDetected in the BI transaction
     assert max(readers.waits.values()) < 1.0, readers.waits  # before: 18.6 s behind the long query
@@ -119,7 +121,7 @@ def test_publish_and_rollback_beside_a_long_query_and_bi_transactions(fresh_conn
     assert fresh_conn.execute("select count(*) from marts.customer_360 where segment = 'changed'").fetchone()[0] == 200
     print(f"publish beside a {LONG_QUERY_SECONDS} s query: took {took:.1f} s; longest reader waits {readers.waits}")
 
-    readers, took = _swap_beside_readers(fresh_db_url, lambda: rollback(fresh_conn))
+    readers, took = swap_beside_readers(fresh_db_url, lambda: rollback(fresh_conn))
     assert readers.errors == []
     assert max(readers.waits.values()) < 1.0, readers.waits
     assert fresh_conn.execute("select count(*) from marts.customer_360 where segment = 'changed'").fetchone()[0] == 0

@@ -8,6 +8,7 @@ THEN it waits or exits with a message naming the holder, and never proceeds besi
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -41,12 +42,14 @@ def test_a_second_holder_is_refused_with_who_holds_it(fresh_db_url, fresh_conn):
 
 
 class _without_inheritance:
+    """As in another process tree: the holder's pid is not in this environment."""
+
     def __enter__(self):
-        self.saved = __import__("os").environ.pop(HOLDER_ENV, None)
+        self.saved = os.environ.pop(HOLDER_ENV, None)
 
     def __exit__(self, *exc):
         if self.saved is not None:
-            __import__("os").environ[HOLDER_ENV] = self.saved
+            os.environ[HOLDER_ENV] = self.saved
 
 
 def test_waiting_gets_the_lock_when_the_holder_finishes(fresh_db_url):

@@ -79,7 +79,7 @@ def resolve(url: str, full: bool = False, max_component_size: int | None = None)
             stats = _empty_stats(run_id, full, cap, watermark_from, watermark_to)
         else:
             with _timer(timings, "prepare_nodes"):
-                prep = _stage_nodes(conn, full)
+                prep = _stage_nodes(conn, full, run_id)
             with _timer(timings, "copy_out"):
                 n, old_seq, hubs, ea, eb, el, labels = _copy_out(conn)
             with _timer(timings, "union_find"):
@@ -247,7 +247,7 @@ def _record_loads(conn: psycopg.Connection, run_id: int, watermark_to, window) -
           {"wm": watermark_to, "window": window})
 
 
-def _stage_nodes(conn: psycopg.Connection, full: bool) -> dict:
+def _stage_nodes(conn: psycopg.Connection, full: bool, run_id: int) -> dict:
     # Touched identifiers: the endpoints of the new edges. Their first/last seen and
     # sources are recomputed from every current edge that holds them (index probes by
     # identifier), not folded into the stored values: a superseded record version or a
@@ -355,7 +355,7 @@ def _stage_nodes(conn: psycopg.Connection, full: bool) -> dict:
         """
     )
     _exec(conn, "analyze _nodes")
-    shared = _guard_shared_devices(conn)
+    shared = _guard_shared_devices(conn, run_id)
     # Edge labels (source and endpoint types) for merge reasons and the guard report.
     _exec(conn, 
         """
@@ -395,7 +395,7 @@ def _stage_nodes(conn: psycopg.Connection, full: bool) -> dict:
     return {"identifiers_touched": counts[0], "customers_touched": counts[1], "edge_pairs": counts[2], **shared}
 
 
-def _guard_shared_devices(conn: psycopg.Connection) -> dict:
+def _guard_shared_devices(conn: psycopg.Connection, run_id: int) -> dict:
     """Shared devices merge nobody: Segment's rule, "one user id per anonymous id".
 
     A device identifier (cookie, app instance) touched tonight whose current edges link
@@ -458,14 +458,13 @@ def _guard_shared_devices(conn: psycopg.Connection) -> dict:
         insert into identity.shared_identifiers as known (identifier_type, identifier_value, attached_account_id,
             account_ids, account_count, first_seen_at, last_seen_at, detected_at, updated_at, resolver_run_id)
         select device_type, device_value, attached_account_id, account_ids, cardinality(account_ids),
-               first_seen_at, last_seen_at, now(), now(),
-               (select max(resolver_run_id) from identity.resolver_runs)
+               first_seen_at, last_seen_at, now(), now(), %(run)s
         from _shared_devices
         on conflict (identifier_type, identifier_value) do update
         set attached_account_id = excluded.attached_account_id, account_ids = excluded.account_ids,
             account_count = excluded.account_count, first_seen_at = excluded.first_seen_at,
             last_seen_at = excluded.last_seen_at, updated_at = now(), resolver_run_id = excluded.resolver_run_id
-    """).rowcount
+    """, {"run": run_id}).rowcount
     held = _exec(conn, "select count(*) from _shared_device_records").fetchone()[0]
     return {"shared_devices": found, "shared_device_records_held": held}
 
